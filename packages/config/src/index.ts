@@ -1,0 +1,2 @@
+/** @raftkit/config is scaffolded; its issue builds the real API. */
+export const packageName = '@raftkit/config';

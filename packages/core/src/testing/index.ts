@@ -1,0 +1,1 @@
+export const testingKit = '@raftkit/core/testing';

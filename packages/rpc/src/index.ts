@@ -1,0 +1,2 @@
+/** @raftkit/rpc is scaffolded; its issue builds the real API. */
+export const packageName = '@raftkit/rpc';

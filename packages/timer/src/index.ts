@@ -1,0 +1,2 @@
+/** @raftkit/timer is scaffolded; its issue builds the real API. */
+export const packageName = '@raftkit/timer';
