@@ -1,7 +1,27 @@
+export * from './describe.js';
 export * from './errors.js';
 export type { LogStore, LogUpdate, StoredState } from './log-store.js';
 export * from './memory-log-store.js';
 export * from './message.js';
 export * from './ports.js';
+export type { ProgressState } from './progress.js';
+export type { DecodedProposal } from './proposal-envelope.js';
+export { decodeProposal, encodeProposal } from './proposal-envelope.js';
+export type { AckedIndex, JointConfig, VoteResult } from './quorum.js';
+export {
+  isJoint,
+  jointCommittedIndex,
+  jointVoteResult,
+  majorityCommittedIndex,
+  majorityVoteResult,
+} from './quorum.js';
+export type { RaftConfig, ResolvedRaftConfig } from './raft-config.js';
+export { resolveRaftConfig } from './raft-config.js';
+export type { RaftNodeOptions } from './raft-node.js';
+export { RaftNode } from './raft-node.js';
 export * from './random.js';
+export type { ProgressStatus, SnapshotStatus, Status } from './raw-node.js';
+export { RawNode } from './raw-node.js';
+export type { ReadOnlyOption, ReadState } from './read-only.js';
+export type { Ready } from './ready.js';
 export * from './types.js';

@@ -1,0 +1,471 @@
+import {
+  NodeStoppedError,
+  ProposalDroppedError,
+  ProposalLostError,
+  ProposalTimeoutError,
+  RaftError,
+  ReadIndexError,
+} from './errors.js';
+import type { LogStore } from './log-store.js';
+import type { Message } from './message.js';
+import type { Logger, StateMachine, Ticker, Transport } from './ports.js';
+import { SILENT_LOGGER } from './ports.js';
+import { decodeProposal, encodeProposal } from './proposal-envelope.js';
+import type { RaftConfig } from './raft-config.js';
+import type { SnapshotStatus, Status } from './raw-node.js';
+import { RawNode } from './raw-node.js';
+import { contextKey } from './read-only.js';
+import type { Ready } from './ready.js';
+import type { Entry, NodeId, SoftState } from './types.js';
+import { NONE } from './types.js';
+
+/** RaftNodeOptions are the ports and settings a RaftNode runs over. */
+export interface RaftNodeOptions<Result> {
+  readonly config: RaftConfig;
+  readonly store: LogStore;
+  readonly stateMachine: StateMachine<Result>;
+  readonly transport: Transport;
+  readonly ticker: Ticker;
+  /**
+   * Ticks after which a proposal or read with no outcome is rejected with
+   * ProposalTimeoutError / ReadIndexError. Default 5 × electionTicks.
+   */
+  readonly requestTimeoutTicks?: number;
+  /** Called whenever the leader or this node's role changes. */
+  readonly onSoftState?: (softState: SoftState) => void;
+  /** Called when the node stops because of a fatal error (failed save, failing state machine). */
+  readonly onFatal?: (error: unknown) => void;
+  readonly logger?: Logger;
+}
+
+interface PendingProposal<Result> {
+  readonly resolve: (result: Result) => void;
+  readonly reject: (error: unknown) => void;
+  readonly deadline: number;
+  /** Set once the entry is in this (leader) node's log. */
+  index: number;
+  term: number;
+}
+
+interface PendingRead {
+  readonly resolve: (index: number) => void;
+  readonly reject: (error: unknown) => void;
+  readonly deadline: number;
+}
+
+interface ReadBatch {
+  readonly reads: PendingRead[];
+  /** The read point, once the leader answered. */
+  index: number | undefined;
+}
+
+/**
+ * RaftNode drives a RawNode over injected ports: it ticks on the Ticker, steps messages
+ * the transport hands it, and runs the Ready loop — send leader traffic, persist in one
+ * `LogStore.save`, send what waited for persistence, apply committed entries to the
+ * StateMachine, `advance`. Everything that arrives while a save is in flight (proposals,
+ * reads, messages) is handled as one batch in the next turn: one append, one fsync, one
+ * MsgApp per peer. Proposals resolve with the state machine's result once applied on
+ * this node.
+ *
+ * Proposals made through a RaftNode are wrapped in a small envelope (proposer id and a
+ * sequence number) so that a follower can recognise its own forwarded proposals when
+ * they are applied; the StateMachine sees only the original command bytes.
+ */
+export class RaftNode<Result = unknown> {
+  readonly id: NodeId;
+  private readonly raw: RawNode;
+  private readonly options: RaftNodeOptions<Result>;
+  private readonly logger: Logger;
+  private readonly timeoutTicks: number;
+  private ticks = 0;
+  private sequence = 0;
+  private readonly pending = new Map<number, PendingProposal<Result>>();
+  private queuedProposals: { sequence: number; envelope: Uint8Array }[] = [];
+  private queuedReads: PendingRead[] = [];
+  private readonly readBatches = new Map<string, ReadBatch>();
+  private readCounter = 0;
+  private running = false;
+  private scheduled = false;
+  private stopped = false;
+  private started = false;
+  private fatalError: unknown;
+  private loopDone: Promise<void> = Promise.resolve();
+  private softState: SoftState;
+  private appliedIndex: number;
+
+  constructor(options: RaftNodeOptions<Result>) {
+    this.options = options;
+    this.logger = options.logger ?? options.config.logger ?? SILENT_LOGGER;
+    this.raw = new RawNode({ ...options.config, logger: this.logger }, options.store);
+    this.id = this.raw.raft.id;
+    this.timeoutTicks = options.requestTimeoutTicks ?? 5 * this.raw.raft.config.electionTicks;
+    this.softState = this.raw.raft.softState();
+    this.appliedIndex = this.raw.raft.raftLog.applied;
+  }
+
+  /** start begins ticking. Messages may be stepped before it; they are processed at once. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.options.ticker.start(() => this.tick());
+    this.schedule();
+  }
+
+  /** stop stops ticking, waits for the current write, and fails every pending request. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.options.ticker.stop();
+    await this.loopDone;
+    this.failAll(new NodeStoppedError());
+  }
+
+  /** tick advances the logical clock (the Ticker calls it). */
+  tick(): void {
+    if (this.stopped) return;
+    this.ticks++;
+    this.raw.tick();
+    this.expireRequests();
+    this.schedule();
+  }
+
+  /**
+   * step hands the node a message from a peer. Invalid messages are logged and dropped;
+   * this never throws.
+   */
+  step(message: Message): void {
+    if (this.stopped) return;
+    try {
+      this.raw.step(message);
+    } catch (error) {
+      if (error instanceof RaftError) {
+        this.logger.debug('dropped message', {
+          type: message.type,
+          from: message.from,
+          reason: error.message,
+        });
+      } else {
+        this.fail(error);
+        return;
+      }
+    }
+    this.schedule();
+  }
+
+  /**
+   * propose replicates `command` and resolves with the state machine's result once it
+   * is applied on this node. Rejects with ProposalDroppedError (never applied; safe to
+   * retry), ProposalLostError (overwritten; safe to retry), ProposalTimeoutError (outcome
+   * unknown) or NodeStoppedError.
+   */
+  propose(command: Uint8Array): Promise<Result> {
+    if (this.stopped) return Promise.reject(new NodeStoppedError());
+    if (this.raw.raft.leader === NONE && this.raw.raft.role !== 'leader') {
+      return Promise.reject(new ProposalDroppedError('noLeader'));
+    }
+    return new Promise<Result>((resolve, reject) => {
+      const sequence = ++this.sequence;
+      this.pending.set(sequence, {
+        resolve,
+        reject,
+        deadline: this.ticks + this.timeoutTicks,
+        index: 0,
+        term: 0,
+      });
+      this.queuedProposals.push({ sequence, envelope: encodeProposal(this.id, sequence, command) });
+      this.schedule();
+    });
+  }
+
+  /**
+   * read waits for a linearizable read point (ReadIndex, thesis §6.4) and resolves with
+   * it once this node has applied at least that far: reading the state machine then
+   * observes every write acknowledged before `read` was called. Reads arriving together
+   * share one ReadIndex round.
+   */
+  read(): Promise<number> {
+    if (this.stopped) return Promise.reject(new NodeStoppedError());
+    if (this.raw.raft.leader === NONE && this.raw.raft.role !== 'leader') {
+      return Promise.reject(new ReadIndexError('no leader is known'));
+    }
+    return new Promise<number>((resolve, reject) => {
+      this.queuedReads.push({ resolve, reject, deadline: this.ticks + this.timeoutTicks });
+      this.schedule();
+    });
+  }
+
+  /** campaign makes this node start an election now. */
+  campaign(): void {
+    this.raw.campaign();
+    this.schedule();
+  }
+
+  /** transferLeader asks the leader to hand leadership to `transferee`. */
+  transferLeader(transferee: NodeId): void {
+    this.raw.transferLeader(transferee);
+    this.schedule();
+  }
+
+  /** reportUnreachable tells the node a peer could not be reached (the transport calls it). */
+  reportUnreachable(id: NodeId): void {
+    this.raw.reportUnreachable(id);
+    this.schedule();
+  }
+
+  /** reportSnapshot tells the node how a snapshot transfer ended. */
+  reportSnapshot(id: NodeId, status: SnapshotStatus): void {
+    this.raw.reportSnapshot(id, status);
+    this.schedule();
+  }
+
+  /** status reports the node's state. */
+  status(): Status {
+    return this.raw.status();
+  }
+
+  /** isLeader reports whether this node is the leader. */
+  isLeader(): boolean {
+    return this.raw.raft.role === 'leader';
+  }
+
+  /** leader returns the known leader, or NONE. */
+  leader(): NodeId {
+    return this.raw.raft.leader;
+  }
+
+  /** applied is the index of the last entry applied to the state machine. */
+  applied(): number {
+    return this.appliedIndex;
+  }
+
+  // --- the loop --------------------------------------------------------------------------
+
+  private schedule(): void {
+    if (this.scheduled || this.running || this.stopped) return;
+    this.scheduled = true;
+    // Run after the current turn's synchronous work, so what arrives together is batched.
+    this.loopDone = Promise.resolve().then(() => this.runLoop());
+  }
+
+  private async runLoop(): Promise<void> {
+    this.scheduled = false;
+    if (this.running || this.stopped) return;
+    this.running = true;
+    try {
+      for (;;) {
+        this.flushProposals();
+        this.flushReads();
+        if (!this.raw.hasReady()) break;
+        await this.handleReady(this.raw.ready());
+        if (this.stopped) break;
+      }
+    } catch (error) {
+      this.fail(error);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private flushProposals(): void {
+    if (this.queuedProposals.length === 0) return;
+    const batch = this.queuedProposals;
+    this.queuedProposals = [];
+    const raft = this.raw.raft;
+    try {
+      this.raw.proposeBatch(batch.map((item) => item.envelope));
+    } catch (error) {
+      for (const { sequence } of batch) this.rejectProposal(sequence, error);
+      return;
+    }
+    if (raft.role === 'leader') {
+      // The batch was appended at the end of our log: remember where, to detect loss.
+      let index = raft.raftLog.lastIndex() - batch.length;
+      for (const { sequence } of batch) {
+        const proposal = this.pending.get(sequence);
+        index++;
+        if (proposal !== undefined) {
+          proposal.index = index;
+          proposal.term = raft.term;
+        }
+      }
+    }
+  }
+
+  private flushReads(): void {
+    if (this.queuedReads.length === 0) return;
+    const reads = this.queuedReads;
+    this.queuedReads = [];
+    const context = new Uint8Array(12);
+    let counter = ++this.readCounter;
+    context[0] = 0x52; // 'R'
+    for (let i = 1; i < 12; i++) {
+      context[i] = counter & 0xff;
+      counter = Math.floor(counter / 256);
+    }
+    const key = contextKey(context);
+    this.readBatches.set(key, { reads, index: undefined });
+    try {
+      this.raw.readIndex(context);
+    } catch (error) {
+      this.readBatches.delete(key);
+      for (const read of reads) read.reject(error);
+    }
+  }
+
+  private async handleReady(ready: Ready): Promise<void> {
+    const transport = this.options.transport;
+    if (ready.messages.length > 0) transport.send(ready.messages);
+    if (ready.hardState !== undefined || ready.entries.length > 0 || ready.snapshot !== undefined) {
+      await this.options.store.save({
+        hardState: ready.hardState,
+        entries: ready.entries,
+        snapshot: ready.snapshot,
+      });
+    }
+    if (this.stopped) return;
+    if (ready.persistedMessages.length > 0) transport.send(ready.persistedMessages);
+    if (ready.snapshot !== undefined) {
+      if (this.options.stateMachine.restore === undefined) {
+        throw new RaftError(
+          'NO_RESTORE',
+          'received a snapshot but the state machine cannot restore one',
+        );
+      }
+      await this.options.stateMachine.restore(ready.snapshot);
+      this.appliedIndex = ready.snapshot.metadata.index;
+    }
+    if (ready.committedEntries.length > 0) await this.apply(ready.committedEntries);
+    for (const readState of ready.readStates) {
+      const batch = this.readBatches.get(contextKey(readState.context));
+      if (batch !== undefined) batch.index = readState.index;
+    }
+    this.raw.advance(ready);
+    this.resolveReads();
+    if (ready.softState !== undefined) this.onSoftState(ready.softState);
+  }
+
+  private async apply(entries: readonly Entry[]): Promise<void> {
+    const commands: Entry[] = [];
+    const owners: (number | undefined)[] = [];
+    for (const entry of entries) {
+      if (entry.type !== 'normal' || entry.data.length === 0) continue;
+      const decoded = decodeProposal(entry.data);
+      if (decoded === undefined) {
+        commands.push(entry);
+        owners.push(undefined);
+        continue;
+      }
+      commands.push({
+        term: entry.term,
+        index: entry.index,
+        type: entry.type,
+        data: decoded.command,
+      });
+      owners.push(decoded.proposer === this.id ? decoded.sequence : undefined);
+    }
+    // Proposals of ours that an overwritten entry stood for are lost.
+    for (const entry of entries) this.detectLostProposal(entry);
+    const last = entries[entries.length - 1]!;
+    if (commands.length > 0) {
+      const results = await this.options.stateMachine.apply(commands);
+      for (let i = 0; i < commands.length; i++) {
+        const sequence = owners[i];
+        if (sequence === undefined) continue;
+        const proposal = this.pending.get(sequence);
+        if (proposal === undefined) continue;
+        this.pending.delete(sequence);
+        proposal.resolve(results[i] as Result);
+      }
+    }
+    this.appliedIndex = last.index;
+  }
+
+  private detectLostProposal(entry: Entry): void {
+    if (this.pending.size === 0) return;
+    for (const [sequence, proposal] of this.pending) {
+      if (proposal.index === entry.index && proposal.term !== entry.term) {
+        this.pending.delete(sequence);
+        proposal.reject(new ProposalLostError(proposal.index, proposal.term));
+      }
+    }
+  }
+
+  private resolveReads(): void {
+    for (const [key, batch] of this.readBatches) {
+      if (batch.index === undefined || this.appliedIndex < batch.index) continue;
+      this.readBatches.delete(key);
+      for (const read of batch.reads) read.resolve(batch.index);
+    }
+  }
+
+  private onSoftState(softState: SoftState): void {
+    const previous = this.softState;
+    this.softState = softState;
+    if (previous.role === 'leader' && softState.role !== 'leader') {
+      // Reads waiting for our own ReadIndex confirmation can no longer be answered.
+      for (const [key, batch] of this.readBatches) {
+        if (batch.index !== undefined) continue;
+        this.readBatches.delete(key);
+        for (const read of batch.reads) read.reject(new ReadIndexError('leadership was lost'));
+      }
+    }
+    this.logger.info('soft state changed', {
+      id: this.id,
+      leader: softState.leader,
+      role: softState.role,
+    });
+    this.options.onSoftState?.(softState);
+  }
+
+  private expireRequests(): void {
+    for (const [sequence, proposal] of this.pending) {
+      if (proposal.deadline <= this.ticks) {
+        this.pending.delete(sequence);
+        proposal.reject(new ProposalTimeoutError(this.timeoutTicks));
+      }
+    }
+    for (const [key, batch] of this.readBatches) {
+      const expired = batch.reads.filter((read) => read.deadline <= this.ticks);
+      if (expired.length === 0) continue;
+      for (const read of expired)
+        read.reject(new ReadIndexError(`no read point within ${this.timeoutTicks} ticks`));
+      const remaining = batch.reads.filter((read) => read.deadline > this.ticks);
+      if (remaining.length === 0) this.readBatches.delete(key);
+      else this.readBatches.set(key, { reads: remaining, index: batch.index });
+    }
+  }
+
+  private rejectProposal(sequence: number, error: unknown): void {
+    const proposal = this.pending.get(sequence);
+    if (proposal === undefined) return;
+    this.pending.delete(sequence);
+    proposal.reject(error);
+  }
+
+  private fail(error: unknown): void {
+    if (this.stopped) return;
+    this.fatalError = error;
+    this.stopped = true;
+    this.options.ticker.stop();
+    this.logger.error('raft node stopped on a fatal error', { id: this.id, error: String(error) });
+    this.failAll(new NodeStoppedError(`the raft node stopped: ${String(error)}`));
+    this.options.onFatal?.(error);
+  }
+
+  /** error returns the fatal error that stopped the node, if any. */
+  error(): unknown {
+    return this.fatalError;
+  }
+
+  private failAll(error: RaftError): void {
+    for (const proposal of this.pending.values()) proposal.reject(error);
+    this.pending.clear();
+    for (const batch of this.readBatches.values())
+      for (const read of batch.reads) read.reject(error);
+    this.readBatches.clear();
+    for (const read of this.queuedReads) read.reject(error);
+    this.queuedReads = [];
+    this.queuedProposals = [];
+  }
+}

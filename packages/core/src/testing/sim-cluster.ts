@@ -1,0 +1,571 @@
+import { ProposalDroppedError, RaftError } from '../errors.js';
+import type { LogStore } from '../log-store.js';
+import { MemoryLogStore } from '../memory-log-store.js';
+import type { Message } from '../message.js';
+import type { Logger, RandomSource } from '../ports.js';
+import { SILENT_LOGGER } from '../ports.js';
+import type { Raft } from '../raft.js';
+import type { RaftConfig } from '../raft-config.js';
+import { seededRandom } from '../random.js';
+import { RawNode } from '../raw-node.js';
+import type { Ready } from '../ready.js';
+import type { Entry, NodeId } from '../types.js';
+import { EMPTY_DATA } from '../types.js';
+import type { SafetyViolation } from './safety-checker.js';
+import { entryDigest, SafetyChecker } from './safety-checker.js';
+import type { NetworkFaults } from './simulated-network.js';
+import { RELIABLE_NETWORK, SimulatedNetwork } from './simulated-network.js';
+
+/** SimClusterOptions configures a simulated cluster. */
+export interface SimClusterOptions {
+  /** Number of nodes (ids 1..nodes). */
+  readonly nodes: number;
+  /** Seed for every random choice (network faults, election timeouts). */
+  readonly seed: number;
+  /** Raft settings applied to every node (id and peers are filled in). */
+  readonly raft?: Partial<Omit<RaftConfig, 'id' | 'peers' | 'random' | 'logger'>>;
+  /** Network faults. Default: reliable. */
+  readonly faults?: NetworkFaults;
+  /**
+   * Creates the store of a node at first start. Default: a MemoryLogStore. The same store
+   * object survives crashes (only what was saved is kept, by construction).
+   */
+  readonly createStore?: (id: NodeId, peers: readonly NodeId[]) => LogStore | Promise<LogStore>;
+  /** Re-opens a store after a crash (e.g. close and reopen a database). Default: reuse it. */
+  readonly reopenStore?: (id: NodeId, store: LogStore) => LogStore | Promise<LogStore>;
+  /** Check the safety properties after every step. Default true. */
+  readonly checkSafety?: boolean;
+  /** Logger for the nodes. Default silent. */
+  readonly logger?: Logger;
+  /**
+   * Model slow disks: a Ready's pre-persist messages leave at once, but its save (and
+   * everything after it) happens only when `persist(id)` is called, so messages can
+   * arrive — and the node can crash — while a write is in flight. Default false: each
+   * Ready is handled to completion at once.
+   */
+  readonly asyncPersist?: boolean;
+}
+
+/** SimNodeState is one simulated node: its store (its "disk") and, while up, its RawNode. */
+export interface SimNodeState {
+  readonly id: NodeId;
+  store: LogStore;
+  raw: RawNode | undefined;
+  /** The state machine: every applied entry, in order, since the last (re)start. */
+  applied: Entry[];
+  appliedIndex: number;
+  crashDuringNextReady: boolean;
+  /** With asyncPersist: the Ready whose save is in flight. */
+  outstanding: Ready | undefined;
+  /** Per-node prefix hashes of the log, for Log Matching checks. */
+  prefixEntries: (Entry | undefined)[];
+  prefixHashes: number[];
+}
+
+interface PendingProposal {
+  readonly node: NodeId;
+  readonly digestData: string;
+}
+
+interface PendingRead {
+  readonly node: NodeId;
+  readonly ackedBeforeInvoke: number;
+  readIndex: number | undefined;
+}
+
+function dataKey(data: Uint8Array): string {
+  let key = '';
+  for (let i = 0; i < data.length; i++) key += String.fromCharCode(data[i]!);
+  return key;
+}
+
+/**
+ * SimCluster runs N Raft nodes in one process over a SimulatedNetwork, deterministically
+ * from one seed: crash and restart keep only what each node persisted, every Ready is
+ * handled by the contract (send-before-persist messages, save, send the rest, apply,
+ * advance), and the SafetyChecker runs after every step. It is the engine of the seeded
+ * simulation and of the MIT 6.5840-style scenario tests, and a kit for testing your own
+ * state machine logic against real Raft behaviour.
+ */
+export class SimCluster {
+  readonly ids: NodeId[];
+  readonly network: SimulatedNetwork;
+  readonly checker = new SafetyChecker();
+  readonly random: RandomSource;
+  readonly nodes = new Map<NodeId, SimNodeState>();
+  /** Writes acknowledged to clients (applied on the node they were proposed to). */
+  readonly acknowledged: { index: number; digest: number }[] = [];
+  /** Highest log index of an acknowledged write. */
+  maxAckedIndex = 0;
+  readsServed = 0;
+  steps = 0;
+  private readonly options: SimClusterOptions;
+  private readonly proposals = new Map<string, PendingProposal>();
+  private readonly reads = new Map<string, PendingRead>();
+  private readCounter = 0;
+  private restartCounter = 0;
+
+  private constructor(options: SimClusterOptions) {
+    this.options = options;
+    this.ids = Array.from({ length: options.nodes }, (_, i) => i + 1);
+    this.random = seededRandom(options.seed);
+    this.network = new SimulatedNetwork(
+      seededRandom(options.seed ^ 0x5bd1e995),
+      options.faults ?? RELIABLE_NETWORK,
+    );
+  }
+
+  /** create builds and starts a cluster. */
+  static async create(options: SimClusterOptions): Promise<SimCluster> {
+    const cluster = new SimCluster(options);
+    for (const id of cluster.ids) {
+      const store = options.createStore
+        ? await options.createStore(id, cluster.ids)
+        : new MemoryLogStore({
+            voters: cluster.ids,
+            learners: [],
+            votersOutgoing: [],
+            learnersNext: [],
+            autoLeave: false,
+          });
+      cluster.nodes.set(id, {
+        id,
+        store,
+        raw: undefined,
+        applied: [],
+        appliedIndex: 0,
+        crashDuringNextReady: false,
+        outstanding: undefined,
+        prefixEntries: [],
+        prefixHashes: [],
+      });
+      cluster.startNode(id);
+    }
+    return cluster;
+  }
+
+  private startNode(id: NodeId): void {
+    const node = this.node(id);
+    this.restartCounter++;
+    node.raw = new RawNode(
+      {
+        electionTicks: 10,
+        heartbeatTicks: 1,
+        ...this.options.raft,
+        id,
+        peers: this.ids,
+        random: seededRandom(
+          (this.options.seed * 31 + id * 7919 + this.restartCounter * 104729) >>> 0,
+        ),
+        logger: this.options.logger ?? SILENT_LOGGER,
+      },
+      node.store,
+    );
+    node.applied = [];
+    node.appliedIndex = node.store.firstIndex() - 1;
+    node.crashDuringNextReady = false;
+    node.outstanding = undefined;
+  }
+
+  /** node returns a node's state. */
+  node(id: NodeId): SimNodeState {
+    const node = this.nodes.get(id);
+    if (node === undefined) throw new RaftError('SIM_NO_NODE', `no node ${id}`);
+    return node;
+  }
+
+  /** raft returns the live Raft of a node, or undefined when it is down. */
+  raft(id: NodeId): Raft | undefined {
+    return this.nodes.get(id)?.raw?.raft;
+  }
+
+  /** liveIds lists the nodes that are up. */
+  liveIds(): NodeId[] {
+    return this.ids.filter((id) => this.nodes.get(id)?.raw !== undefined);
+  }
+
+  /** violations returns what the safety checker found. */
+  violations(): readonly SafetyViolation[] {
+    return this.checker.violations;
+  }
+
+  // --- the Ready loop -----------------------------------------------------------------
+
+  /** processReady handles every pending Ready of a node; returns whether it had any. */
+  async processReady(id: NodeId): Promise<boolean> {
+    const node = this.node(id);
+    let any = false;
+    while (node.raw?.hasReady()) {
+      any = true;
+      const raw = node.raw;
+      const ready = raw.ready();
+      this.network.send(ready.messages);
+      if (node.crashDuringNextReady) {
+        // The process dies after its leader traffic left but before the fsync completed.
+        this.crash(id);
+        return any;
+      }
+      if (this.options.asyncPersist) {
+        node.outstanding = ready;
+        return any;
+      }
+      await this.finishReady(node, ready);
+    }
+    return any;
+  }
+
+  /** hasOutstanding reports whether a node has a Ready whose save is in flight. */
+  hasOutstanding(id: NodeId): boolean {
+    return this.nodes.get(id)?.outstanding !== undefined;
+  }
+
+  /**
+   * persist completes a node's in-flight Ready (asyncPersist mode): save, send the
+   * messages that waited for it, apply, advance — then starts the next Ready.
+   */
+  async persist(id: NodeId): Promise<void> {
+    const node = this.node(id);
+    const ready = node.outstanding;
+    if (ready === undefined || node.raw === undefined) return;
+    node.outstanding = undefined;
+    await this.finishReady(node, ready);
+    await this.processReady(id);
+    this.afterStep();
+  }
+
+  private async finishReady(node: SimNodeState, ready: Ready): Promise<void> {
+    await this.save(node, ready);
+    this.network.send(ready.persistedMessages);
+    this.apply(node, ready);
+    node.raw!.advance(ready);
+  }
+
+  private async save(node: SimNodeState, ready: Ready): Promise<void> {
+    if (ready.hardState === undefined && ready.entries.length === 0 && ready.snapshot === undefined)
+      return;
+    const update = { hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot };
+    if (node.store instanceof MemoryLogStore) node.store.apply(update);
+    else await node.store.save(update);
+  }
+
+  private apply(node: SimNodeState, ready: Ready): void {
+    if (ready.snapshot !== undefined) {
+      node.applied = [];
+      node.appliedIndex = ready.snapshot.metadata.index;
+    }
+    if (ready.committedEntries.length > 0) {
+      if (this.options.checkSafety !== false)
+        this.checker.observeApplied(node.id, ready.committedEntries);
+      for (const entry of ready.committedEntries) {
+        node.applied.push(entry);
+        node.appliedIndex = entry.index;
+        if (entry.data.length === 0) continue;
+        const key = dataKey(entry.data);
+        const proposal = this.proposals.get(key);
+        if (proposal !== undefined && proposal.node === node.id) {
+          this.proposals.delete(key);
+          this.acknowledged.push({ index: entry.index, digest: entryDigest(entry) });
+          if (entry.index > this.maxAckedIndex) this.maxAckedIndex = entry.index;
+        }
+      }
+    }
+    for (const readState of ready.readStates) {
+      const read = this.reads.get(dataKey(readState.context));
+      if (read !== undefined && read.node === node.id) read.readIndex = readState.index;
+    }
+    this.serveReads(node);
+  }
+
+  private serveReads(node: SimNodeState): void {
+    for (const [key, read] of this.reads) {
+      if (
+        read.node !== node.id ||
+        read.readIndex === undefined ||
+        node.appliedIndex < read.readIndex
+      )
+        continue;
+      this.reads.delete(key);
+      this.readsServed++;
+      if (this.options.checkSafety !== false) {
+        this.checker.observeRead(
+          node.id,
+          read.readIndex,
+          read.ackedBeforeInvoke,
+          node.appliedIndex,
+        );
+      }
+    }
+  }
+
+  /** stepNode delivers a message to its recipient (if up) and processes its Readys. */
+  async deliver(message: Message): Promise<void> {
+    const node = this.nodes.get(message.to);
+    if (node?.raw === undefined) return;
+    try {
+      node.raw.step(message);
+    } catch (error) {
+      if (!(error instanceof RaftError)) throw error;
+    }
+    await this.processReady(message.to);
+    this.afterStep();
+  }
+
+  /** deliverOne delivers one due message; returns false when none is due. */
+  async deliverOne(): Promise<boolean> {
+    const message = this.network.takeDeliverable();
+    if (message === undefined) return false;
+    await this.deliver(message);
+    return true;
+  }
+
+  /** tick ticks one node and processes its Readys. */
+  async tick(id: NodeId): Promise<void> {
+    const node = this.node(id);
+    if (node.raw === undefined) return;
+    node.raw.tick();
+    await this.processReady(id);
+    this.afterStep();
+  }
+
+  /**
+   * round is one unit of simulated time: every live node ticks once, then every due
+   * message is delivered (including those the deliveries produce, when not delayed).
+   */
+  async round(): Promise<void> {
+    for (const id of this.ids) await this.persist(id);
+    for (const id of this.ids) await this.tick(id);
+    this.network.advanceRound();
+    for (let guard = 0; guard < 100_000; guard++) {
+      if (await this.deliverOne()) continue;
+      let persisted = false;
+      for (const id of this.ids) {
+        if (this.hasOutstanding(id)) {
+          await this.persist(id);
+          persisted = true;
+        }
+      }
+      if (!persisted) break;
+    }
+  }
+
+  /** runRounds runs `count` rounds. */
+  async runRounds(count: number): Promise<void> {
+    for (let i = 0; i < count; i++) await this.round();
+  }
+
+  /** afterStep runs the safety checks (every step, unless disabled). */
+  afterStep(): void {
+    this.steps++;
+    if (this.options.checkSafety === false) return;
+    const live: Raft[] = [];
+    for (const id of this.ids) {
+      const raft = this.nodes.get(id)?.raw?.raft;
+      if (raft !== undefined) live.push(raft);
+    }
+    this.checker.observeLeaders(live);
+    this.checker.checkLogMatching(live, (raft, index) => this.prefixHash(raft, index));
+  }
+
+  private prefixHash(raft: Raft, index: number): number {
+    const node = this.node(raft.id);
+    const log = raft.raftLog;
+    const first = log.firstIndex();
+    // Find how much of the cached prefix is still this log (usually all of it).
+    let valid = Math.min(node.prefixEntries.length - 1, log.lastIndex());
+    while (valid >= first && node.prefixEntries[valid] !== log.entryAt(valid)) valid--;
+    if (valid < first - 1) {
+      valid = first - 1;
+      node.prefixEntries.length = 0;
+      node.prefixHashes.length = 0;
+    }
+    node.prefixEntries.length = valid + 1;
+    node.prefixHashes.length = valid + 1;
+    for (let i = valid + 1; i <= index; i++) {
+      const entry = log.entryAt(i);
+      const previous = node.prefixHashes[i - 1] ?? 0;
+      node.prefixEntries[i] = entry;
+      node.prefixHashes[i] =
+        entry === undefined ? previous : (Math.imul(previous, 31) + entryDigest(entry)) >>> 0;
+    }
+    return node.prefixHashes[index] ?? 0;
+  }
+
+  // --- clients ----------------------------------------------------------------------------
+
+  /**
+   * propose submits `data` at node `id` as a client would. Returns false if the node is
+   * down or dropped it. The write counts as acknowledged once that node applies it.
+   * Data must be unique per proposal (it identifies the write).
+   */
+  async propose(id: NodeId, data: Uint8Array | readonly Uint8Array[]): Promise<boolean> {
+    const node = this.node(id);
+    if (node.raw === undefined) return false;
+    const batch = data instanceof Uint8Array ? [data] : data;
+    try {
+      node.raw.proposeBatch(batch);
+    } catch (error) {
+      if (error instanceof ProposalDroppedError) return false;
+      throw error;
+    }
+    for (const command of batch)
+      this.proposals.set(dataKey(command), { node: id, digestData: dataKey(command) });
+    await this.processReady(id);
+    this.afterStep();
+    return true;
+  }
+
+  /** readIndex starts a linearizable read at node `id`; it is checked when served. */
+  async readIndex(id: NodeId): Promise<void> {
+    const node = this.node(id);
+    if (node.raw === undefined) return;
+    const context = new Uint8Array(8);
+    let counter = ++this.readCounter;
+    for (let i = 0; i < 8; i++) {
+      context[i] = counter & 0xff;
+      counter = Math.floor(counter / 256);
+    }
+    this.reads.set(dataKey(context), {
+      node: id,
+      ackedBeforeInvoke: this.maxAckedIndex,
+      readIndex: undefined,
+    });
+    node.raw.readIndex(context);
+    await this.processReady(id);
+    this.afterStep();
+  }
+
+  /** transferLeader asks the current leader (if any) to hand over to `to`. */
+  async transferLeader(to: NodeId): Promise<void> {
+    const leader = this.leader();
+    if (leader === undefined) return;
+    this.node(leader).raw?.transferLeader(to);
+    await this.processReady(leader);
+    this.afterStep();
+  }
+
+  // --- faults -----------------------------------------------------------------------------
+
+  /** crash stops a node at once: its memory is gone, its store keeps what was saved. */
+  crash(id: NodeId): void {
+    const node = this.node(id);
+    node.raw = undefined;
+    node.outstanding = undefined;
+    node.applied = [];
+    node.prefixEntries = [];
+    node.prefixHashes = [];
+    this.network.dropTo(id);
+    for (const [key, read] of this.reads) if (read.node === id) this.reads.delete(key);
+    for (const [key, proposal] of this.proposals)
+      if (proposal.node === id) this.proposals.delete(key);
+  }
+
+  /** crashDuringNextReady makes the node die after sending its pre-persist messages, before saving. */
+  crashDuringNextReady(id: NodeId): void {
+    this.node(id).crashDuringNextReady = true;
+  }
+
+  /** restart brings a crashed node back from its store (state machine rebuilt from the log). */
+  async restart(id: NodeId): Promise<void> {
+    const node = this.node(id);
+    if (node.raw !== undefined) return;
+    if (this.options.reopenStore) node.store = await this.options.reopenStore(id, node.store);
+    this.startNode(id);
+    await this.processReady(id);
+    this.afterStep();
+  }
+
+  /** isolate cuts a node off from every other node. */
+  isolate(id: NodeId): void {
+    this.network.isolate(id, this.ids);
+  }
+
+  /** reconnect restores a node's links. */
+  reconnect(id: NodeId): void {
+    this.network.reconnect(id);
+  }
+
+  /** partition splits the cluster into groups. */
+  partition(groups: readonly (readonly NodeId[])[]): void {
+    this.network.partition(groups);
+  }
+
+  /** heal restores every link. */
+  heal(): void {
+    this.network.heal();
+  }
+
+  // --- observation ------------------------------------------------------------------------
+
+  /** leader returns the live leader with the highest term, if any. */
+  leader(): NodeId | undefined {
+    let best: Raft | undefined;
+    for (const id of this.ids) {
+      const raft = this.raft(id);
+      if (raft?.role === 'leader' && (best === undefined || raft.term > best.term)) best = raft;
+    }
+    return best?.id;
+  }
+
+  /** leaders returns every live node that believes it is leader, by term. */
+  leaders(): Map<number, NodeId[]> {
+    const byTerm = new Map<number, NodeId[]>();
+    for (const id of this.liveIds()) {
+      const raft = this.raft(id)!;
+      if (raft.role !== 'leader') continue;
+      byTerm.set(raft.term, [...(byTerm.get(raft.term) ?? []), id]);
+    }
+    return byTerm;
+  }
+
+  /**
+   * nCommitted returns how many live nodes applied `index`, and its data if they agree
+   * (MIT 6.5840's nCommitted). Throws if two nodes applied different data.
+   */
+  nCommitted(index: number): { count: number; data: Uint8Array | undefined } {
+    let count = 0;
+    let data: Uint8Array | undefined;
+    for (const id of this.liveIds()) {
+      const node = this.node(id);
+      const first = node.appliedIndex - node.applied.length + 1;
+      const entry = node.applied[index - first];
+      if (entry === undefined || entry.index !== index) continue;
+      if (data !== undefined && dataKey(data) !== dataKey(entry.data)) {
+        throw new RaftError('SIM_DIVERGED', `nodes applied different data at index ${index}`);
+      }
+      data = entry.data;
+      count++;
+    }
+    return { count, data };
+  }
+
+  /** appliedIndex returns a live node's applied index. */
+  appliedIndex(id: NodeId): number {
+    return this.node(id).appliedIndex;
+  }
+
+  /** checkAcknowledged verifies every acknowledged write is in the committed log. */
+  checkAcknowledged(): void {
+    for (const { index, digest } of this.acknowledged)
+      this.checker.checkAcknowledged(index, digest);
+  }
+
+  /** termOf returns a live node's term. */
+  termOf(id: NodeId): number | undefined {
+    return this.raft(id)?.term;
+  }
+}
+
+/** encodeCommand turns a string into command bytes (ASCII/Latin-1). */
+export function encodeCommand(text: string): Uint8Array {
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i) & 0xff;
+  return bytes;
+}
+
+/** decodeCommand is the inverse of encodeCommand. */
+export function decodeCommand(data: Uint8Array | undefined): string | undefined {
+  return data === undefined ? undefined : dataKey(data);
+}
+
+/** NO_DATA is an empty payload. */
+export const NO_DATA = EMPTY_DATA;

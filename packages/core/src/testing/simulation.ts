@@ -1,0 +1,217 @@
+import type { LogStore } from '../log-store.js';
+import type { NodeId } from '../types.js';
+import type { SafetyViolation } from './safety-checker.js';
+import { encodeCommand, SimCluster } from './sim-cluster.js';
+import { RELIABLE_NETWORK, UNRELIABLE_NETWORK } from './simulated-network.js';
+
+/** SimulationOptions configures one seeded random run. */
+export interface SimulationOptions {
+  readonly seed: number;
+  /** Number of nodes. Default 3, 5 or 7 chosen from the seed. */
+  readonly nodes?: number;
+  /** Number of random steps before the final recovery phase. Default 2000. */
+  readonly steps?: number;
+  /** Store factory (e.g. a durable store); default in-memory. */
+  readonly createStore?: (id: NodeId, peers: readonly NodeId[]) => LogStore | Promise<LogStore>;
+  readonly reopenStore?: (id: NodeId, store: LogStore) => LogStore | Promise<LogStore>;
+}
+
+/** SimulationResult reports a run: steps taken, work done, and any violation. */
+export interface SimulationResult {
+  readonly seed: number;
+  readonly nodes: number;
+  readonly steps: number;
+  readonly committed: number;
+  readonly acknowledged: number;
+  readonly readsServed: number;
+  readonly violations: readonly SafetyViolation[];
+}
+
+/**
+ * runSimulation runs one seeded random scenario: a network that drops, duplicates,
+ * delays and reorders; partitions, isolations and heals; crashes (also in the middle of
+ * handling a Ready) and restarts; random proposals, ReadIndex reads and leadership
+ * transfers. The safety checker runs after every step. At the end the network is healed,
+ * every node restarted, and the cluster must elect a leader, commit a final write on
+ * every node and still hold every acknowledged write ("Liveness" / "DurableAck").
+ */
+export async function runSimulation(options: SimulationOptions): Promise<SimulationResult> {
+  const seed = options.seed;
+  const nodeCount = options.nodes ?? [3, 5, 7][seed % 3]!;
+  const cluster = await SimCluster.create({
+    nodes: nodeCount,
+    seed,
+    faults: { ...UNRELIABLE_NETWORK },
+    raft: { electionTicks: 10, heartbeatTicks: 2, maxSizePerMsg: 512, maxInflightMsgs: 16 },
+    asyncPersist: true,
+    ...(options.createStore ? { createStore: options.createStore } : {}),
+    ...(options.reopenStore ? { reopenStore: options.reopenStore } : {}),
+  });
+  const random = cluster.random;
+  const ids = cluster.ids;
+  const pick = () => ids[random(ids.length)]!;
+  const totalSteps = options.steps ?? 2000;
+  let proposalCounter = 0;
+  const command = () => encodeCommand(`s${seed}-p${++proposalCounter}`);
+
+  while (cluster.steps < totalSteps) {
+    const pending = cluster.network.pending();
+    const weights: [string, number][] = [
+      ['deliver', pending > 0 ? Math.min(300, 20 + pending * 4) : 0],
+      ['persist', 40],
+      ['round', 25],
+      ['propose', 20],
+      ['read', 6],
+      ['crash', 2],
+      ['crashMidReady', 1],
+      ['crashWriting', 2],
+      ['restart', 4],
+      ['partition', 1],
+      ['isolate', 1],
+      ['heal', 2],
+      ['transfer', 1],
+      ['faults', 1],
+    ];
+    let total = 0;
+    for (const [, weight] of weights) total += weight;
+    let roll = random(total);
+    let action = 'round';
+    for (const [name, weight] of weights) {
+      if (roll < weight) {
+        action = name;
+        break;
+      }
+      roll -= weight;
+    }
+    const before = cluster.steps;
+    switch (action) {
+      case 'deliver':
+        await cluster.deliverOne();
+        break;
+      case 'persist': {
+        const writing = ids.filter((id) => cluster.hasOutstanding(id));
+        if (writing.length > 0) await cluster.persist(writing[random(writing.length)]!);
+        break;
+      }
+      case 'round':
+        for (const id of ids) await cluster.tick(id);
+        cluster.network.advanceRound();
+        break;
+      case 'propose': {
+        const size = 1 + random(3);
+        await cluster.propose(pick(), Array.from({ length: size }, command));
+        break;
+      }
+      case 'read':
+        await cluster.readIndex(pick());
+        break;
+      case 'crash': {
+        const live = cluster.liveIds();
+        if (live.length > 0) cluster.crash(live[random(live.length)]!);
+        break;
+      }
+      case 'crashMidReady': {
+        const live = cluster.liveIds();
+        if (live.length > 0) cluster.crashDuringNextReady(live[random(live.length)]!);
+        break;
+      }
+      case 'crashWriting': {
+        // Kill a node whose write is in flight: what it sent before persisting must not
+        // have promised anything its disk does not hold.
+        const writing = ids.filter((id) => cluster.hasOutstanding(id));
+        if (writing.length > 0) cluster.crash(writing[random(writing.length)]!);
+        break;
+      }
+      case 'restart': {
+        const down = ids.filter((id) => cluster.raft(id) === undefined);
+        if (down.length > 0) await cluster.restart(down[random(down.length)]!);
+        break;
+      }
+      case 'partition': {
+        const shuffled = [...ids].sort(() => random(2) - 0.5);
+        const cut = 1 + random(ids.length - 1);
+        cluster.partition([shuffled.slice(0, cut), shuffled.slice(cut)]);
+        break;
+      }
+      case 'isolate':
+        cluster.isolate(pick());
+        break;
+      case 'heal':
+        cluster.heal();
+        break;
+      case 'transfer':
+        await cluster.transferLeader(pick());
+        break;
+      case 'faults':
+        cluster.network.faults =
+          random(2) === 0 ? { ...UNRELIABLE_NETWORK } : { ...RELIABLE_NETWORK, reorder: true };
+        break;
+    }
+    if (cluster.steps === before) cluster.steps++;
+    if (cluster.violations().length > 0) break;
+  }
+
+  if (cluster.violations().length === 0) await recover(cluster, seed);
+
+  return {
+    seed,
+    nodes: nodeCount,
+    steps: cluster.steps,
+    committed: cluster.checker.committedLength(),
+    acknowledged: cluster.acknowledged.length,
+    readsServed: cluster.readsServed,
+    violations: cluster.violations(),
+  };
+}
+
+/** recover heals everything and demands progress and durability of acknowledged writes. */
+async function recover(cluster: SimCluster, seed: number): Promise<void> {
+  cluster.heal();
+  cluster.network.faults = { ...RELIABLE_NETWORK };
+  for (const id of cluster.ids) {
+    cluster.node(id).crashDuringNextReady = false;
+    if (cluster.raft(id) === undefined) await cluster.restart(id);
+  }
+  const finalCommand = encodeCommand(`s${seed}-final`);
+  let proposedAt: number | undefined;
+  let proposedIndexGuess = 0;
+  const stepBudget = cluster.steps + 200_000;
+  for (let round = 0; round < 400; round++) {
+    await cluster.round();
+    if (cluster.steps > stepBudget) {
+      cluster.checker.violations.push({
+        property: 'Liveness',
+        detail: 'message storm: over 200,000 steps in recovery',
+      });
+      return;
+    }
+    const leader = cluster.leader();
+    if (proposedAt === undefined && leader !== undefined) {
+      if (await cluster.propose(leader, finalCommand)) {
+        proposedAt = leader;
+        proposedIndexGuess = cluster.raft(leader)!.raftLog.lastIndex();
+      }
+    }
+    if (proposedAt !== undefined) {
+      const done = cluster.ids.every((id) => cluster.appliedIndex(id) >= proposedIndexGuess);
+      if (done) break;
+    }
+  }
+  const violations = cluster.checker.violations;
+  if (proposedAt === undefined) {
+    violations.push({
+      property: 'Liveness',
+      detail: 'no leader elected within 400 rounds of a healed network',
+    });
+    return;
+  }
+  const lagging = cluster.ids.filter((id) => cluster.appliedIndex(id) < proposedIndexGuess);
+  if (lagging.length > 0) {
+    violations.push({
+      property: 'Liveness',
+      detail: `nodes ${lagging.join(',')} did not apply index ${proposedIndexGuess} within 400 rounds of a healed network`,
+    });
+    return;
+  }
+  cluster.checkAcknowledged();
+}
