@@ -1,2 +1,10 @@
-/** @raftkit/timer is scaffolded; its issue builds the real API. */
-export const packageName = '@raftkit/timer';
+export { type BackoffOptions, backoffDelay, mathRandom } from './backoff.js';
+export {
+  type Clock,
+  MAX_TIMEOUT_MS,
+  realClock,
+  type TimeoutOptions,
+  type TimerHandle,
+} from './clock.js';
+export { IntervalTicker, type IntervalTickerOptions } from './interval-ticker.js';
+export { ManualClock } from './manual-clock.js';
