@@ -9,7 +9,11 @@ export interface SimulationOptions {
   readonly seed: number;
   /** Number of nodes. Default 3, 5 or 7 chosen from the seed. */
   readonly nodes?: number;
-  /** Number of random steps before the final recovery phase. Default 2000. */
+  /**
+   * Number of random actions before the final recovery phase (a delivery, a round of
+   * ticks, a proposal, a fault…). Default 2000. Safety is checked after every step each
+   * action causes.
+   */
   readonly steps?: number;
   /** Store factory (e.g. a durable store); default in-memory. */
   readonly createStore?: (id: NodeId, peers: readonly NodeId[]) => LogStore | Promise<LogStore>;
@@ -54,23 +58,34 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   let proposalCounter = 0;
   const command = () => encodeCommand(`s${seed}-p${++proposalCounter}`);
 
-  while (cluster.steps < totalSteps) {
+  for (let turn = 0; turn < totalSteps; turn++) {
+    // Storms of faults alternate with calm stretches (a quarter of the run, in phases of
+    // 250 actions), so that leaders are elected and commit between storms and every
+    // storm has committed state to endanger.
+    const calm = Math.floor(turn / 250) % 4 === 3;
+    const storm = calm ? 0 : 1;
+    if (calm && turn % 250 === 0) {
+      cluster.heal();
+      cluster.network.faults = { ...RELIABLE_NETWORK, reorder: true };
+    }
     const pending = cluster.network.pending();
+    // Weights per step. Faults are rare enough that leaders get elected and commit
+    // between them, frequent enough that every run sees several of each kind.
     const weights: [string, number][] = [
-      ['deliver', pending > 0 ? Math.min(300, 20 + pending * 4) : 0],
-      ['persist', 40],
-      ['round', 25],
-      ['propose', 20],
-      ['read', 6],
-      ['crash', 2],
-      ['crashMidReady', 1],
-      ['crashWriting', 2],
-      ['restart', 4],
-      ['partition', 1],
-      ['isolate', 1],
-      ['heal', 2],
-      ['transfer', 1],
-      ['faults', 1],
+      ['deliver', pending > 0 ? Math.min(4000, 200 + pending * 40) : 0],
+      ['persist', 160],
+      ['round', 120],
+      ['propose', 120],
+      ['read', 32],
+      ['crash', 2 * storm],
+      ['crashMidReady', 1 * storm],
+      ['crashWriting', 2 * storm],
+      ['restart', 10],
+      ['partition', 2 * storm],
+      ['isolate', 2 * storm],
+      ['heal', 5],
+      ['transfer', 2 * storm],
+      ['faults', 2 * storm],
     ];
     let total = 0;
     for (const [, weight] of weights) total += weight;
@@ -83,7 +98,6 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       }
       roll -= weight;
     }
-    const before = cluster.steps;
     switch (action) {
       case 'deliver':
         await cluster.deliverOne();
@@ -147,7 +161,6 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
           random(2) === 0 ? { ...UNRELIABLE_NETWORK } : { ...RELIABLE_NETWORK, reorder: true };
         break;
     }
-    if (cluster.steps === before) cluster.steps++;
     if (cluster.violations().length > 0) break;
   }
 

@@ -1,0 +1,252 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type {
+  Entry,
+  LogUpdate,
+  Message,
+  NodeId,
+  StateMachine,
+  Ticker,
+  Transport,
+} from '../src/index.js';
+import {
+  MemoryLogStore,
+  NodeStoppedError,
+  ProposalDroppedError,
+  RaftNode,
+  ReadIndexError,
+  seededRandom,
+} from '../src/index.js';
+
+const text = (value: string) => new TextEncoder().encode(value);
+const decode = (value: Uint8Array) => new TextDecoder().decode(value);
+
+/** A ticker the test advances by hand. */
+class HandTicker implements Ticker {
+  private onTick: (() => void) | undefined;
+  start(onTick: () => void): void {
+    this.onTick = onTick;
+  }
+  stop(): void {
+    this.onTick = undefined;
+  }
+  tick(): void {
+    this.onTick?.();
+  }
+  get running(): boolean {
+    return this.onTick !== undefined;
+  }
+}
+
+/** A state machine that appends commands to a list and returns the new length. */
+class ListMachine implements StateMachine<number> {
+  readonly commands: string[] = [];
+  apply(entries: readonly Entry[]): number[] {
+    return entries.map((entry) => this.commands.push(decode(entry.data)));
+  }
+}
+
+/** An in-process network: delivery on a later macrotask, links can be cut. */
+class LoopbackNetwork {
+  readonly nodes = new Map<NodeId, RaftNode<number>>();
+  readonly cut = new Set<NodeId>();
+  sent = 0;
+  transport(from: NodeId): Transport {
+    return {
+      send: (messages: readonly Message[]) => {
+        for (const message of messages) {
+          this.sent++;
+          if (this.cut.has(from) || this.cut.has(message.to)) continue;
+          setImmediate(() => this.nodes.get(message.to)?.step(message));
+        }
+      },
+    };
+  }
+}
+
+interface TestCluster {
+  network: LoopbackNetwork;
+  nodes: RaftNode<number>[];
+  tickers: HandTicker[];
+  machines: ListMachine[];
+  stores: MemoryLogStore[];
+}
+
+const clusters: TestCluster[] = [];
+
+function createCluster(size: number, saveDelay = 0): TestCluster {
+  const ids = Array.from({ length: size }, (_, i) => i + 1);
+  const network = new LoopbackNetwork();
+  const cluster: TestCluster = { network, nodes: [], tickers: [], machines: [], stores: [] };
+  for (const id of ids) {
+    const store = new MemoryLogStore({
+      voters: ids,
+      learners: [],
+      votersOutgoing: [],
+      learnersNext: [],
+      autoLeave: false,
+    });
+    if (saveDelay > 0) {
+      const save = store.save.bind(store);
+      store.save = (update: LogUpdate) =>
+        new Promise((resolve) => setTimeout(() => resolve(save(update)), saveDelay));
+    }
+    const ticker = new HandTicker();
+    const machine = new ListMachine();
+    const node = new RaftNode<number>({
+      config: { id, peers: ids, electionTicks: 10, heartbeatTicks: 1, random: seededRandom(id) },
+      store,
+      stateMachine: machine,
+      transport: network.transport(id),
+      ticker,
+    });
+    network.nodes.set(id, node);
+    cluster.nodes.push(node);
+    cluster.tickers.push(ticker);
+    cluster.machines.push(machine);
+    cluster.stores.push(store);
+    node.start();
+  }
+  clusters.push(cluster);
+  return cluster;
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 2));
+
+async function tickAll(cluster: TestCluster, times: number): Promise<void> {
+  for (let i = 0; i < times; i++) {
+    cluster.tickers.forEach((ticker, index) => {
+      if (!cluster.network.cut.has(index + 1)) ticker.tick();
+    });
+    await settle();
+  }
+}
+
+async function electLeader(cluster: TestCluster): Promise<RaftNode<number>> {
+  for (let round = 0; round < 100; round++) {
+    const leaders = cluster.nodes.filter(
+      (node) => node.isLeader() && !cluster.network.cut.has(node.id),
+    );
+    if (
+      leaders.length === 1 &&
+      cluster.nodes.every(
+        (node) => cluster.network.cut.has(node.id) || node.leader() === leaders[0]!.id,
+      )
+    ) {
+      return leaders[0]!;
+    }
+    await tickAll(cluster, 1);
+  }
+  throw new Error('no leader elected');
+}
+
+afterEach(async () => {
+  for (const cluster of clusters.splice(0)) {
+    await Promise.all(cluster.nodes.map((node) => node.stop()));
+  }
+});
+
+describe('RaftNode (the Ready-loop driver)', () => {
+  it('elects a leader and applies a proposal on every node, resolving with the state machine result', async () => {
+    const cluster = createCluster(3);
+    const leader = await electLeader(cluster);
+    const result = await leader.propose(text('first'));
+    expect(result).toBe(1);
+    await tickAll(cluster, 3);
+    for (const machine of cluster.machines) expect(machine.commands).toEqual(['first']);
+  });
+
+  it('forwards a follower proposal to the leader and resolves it on the follower once applied', async () => {
+    const cluster = createCluster(3);
+    const leader = await electLeader(cluster);
+    const follower = cluster.nodes.find((node) => node !== leader)!;
+    const result = await follower.propose(text('via-follower'));
+    expect(result).toBe(1);
+    expect(cluster.machines[follower.id - 1]!.commands).toEqual(['via-follower']);
+  });
+
+  it('batches proposals made in one turn into one append and one MsgApp per peer', async () => {
+    const cluster = createCluster(3, 1);
+    const leader = await electLeader(cluster);
+    await tickAll(cluster, 2);
+    const lastBefore = leader.status().lastIndex;
+    const sentBefore = cluster.network.sent;
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => leader.propose(text(`p${i}`))),
+    );
+    expect(results).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    expect(leader.status().lastIndex).toBe(lastBefore + 200);
+    // One MsgApp per follower carries the batch, plus their acks and the commit update:
+    // far fewer messages than proposals.
+    expect(cluster.network.sent - sentBefore).toBeLessThan(20);
+  });
+
+  it('serves linearizable reads: a read observes every write acknowledged before it', async () => {
+    const cluster = createCluster(3);
+    const leader = await electLeader(cluster);
+    const follower = cluster.nodes.find((node) => node !== leader)!;
+    await leader.propose(text('a'));
+    await leader.propose(text('b'));
+    const readIndex = await follower.read();
+    expect(follower.applied()).toBeGreaterThanOrEqual(readIndex);
+    expect(cluster.machines[follower.id - 1]!.commands).toEqual(['a', 'b']);
+    const leaderRead = await leader.read();
+    expect(leaderRead).toBe(readIndex);
+  });
+
+  it('rejects a proposal with ProposalDroppedError when no leader is known', async () => {
+    const cluster = createCluster(3);
+    await expect(cluster.nodes[0]!.propose(text('x'))).rejects.toBeInstanceOf(ProposalDroppedError);
+    await expect(cluster.nodes[0]!.read()).rejects.toBeInstanceOf(ReadIndexError);
+  });
+
+  it('elects a new leader when the leader is cut off, and keeps acknowledged writes', async () => {
+    const cluster = createCluster(3);
+    const leader = await electLeader(cluster);
+    await leader.propose(text('before'));
+    cluster.network.cut.add(leader.id);
+    const next = await electLeader(cluster);
+    expect(next.id).not.toBe(leader.id);
+    await next.propose(text('after'));
+    await tickAll(cluster, 2);
+    for (const node of cluster.nodes) {
+      if (node === leader) continue;
+      expect(cluster.machines[node.id - 1]!.commands).toEqual(['before', 'after']);
+    }
+  });
+
+  it('times out a proposal whose outcome it cannot learn', async () => {
+    const cluster = createCluster(3);
+    const leader = await electLeader(cluster);
+    const follower = cluster.nodes.find((node) => node !== leader)!;
+    cluster.network.cut.add(leader.id);
+    const pending = follower.propose(text('lost?'));
+    const outcome = pending.then(
+      () => 'resolved',
+      (error: unknown) => (error as Error).constructor.name,
+    );
+    for (let i = 0; i < 60; i++) cluster.tickers[follower.id - 1]!.tick();
+    await settle();
+    expect(await outcome).toMatch(/ProposalTimeoutError|ProposalDroppedError/);
+  });
+
+  it('stop() fails pending requests with NodeStoppedError and stops the ticker', async () => {
+    const cluster = createCluster(3);
+    const leader = await electLeader(cluster);
+    cluster.network.cut.add(leader.id);
+    const pending = leader.propose(text('never'));
+    await leader.stop();
+    await expect(pending).rejects.toBeInstanceOf(NodeStoppedError);
+    expect(cluster.tickers[leader.id - 1]!.running).toBe(false);
+    await expect(leader.propose(text('after stop'))).rejects.toBeInstanceOf(NodeStoppedError);
+  });
+
+  it('stops on a failed save and reports the fatal error, never acknowledging the write', async () => {
+    const cluster = createCluster(1);
+    const node = cluster.nodes[0]!;
+    await tickAll(cluster, 25);
+    expect(node.isLeader()).toBe(true);
+    cluster.stores[0]!.save = () => Promise.reject(new Error('disk full'));
+    await expect(node.propose(text('x'))).rejects.toBeInstanceOf(NodeStoppedError);
+    expect(String(node.error())).toContain('disk full');
+  });
+});
