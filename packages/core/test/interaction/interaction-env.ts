@@ -35,7 +35,9 @@
  *   follower, to hand leadership to TARGET) call the RawNode; a typed error is printed.
  * - `process-ready ID…` handles one Ready per node by the contract of `Ready`: send
  *   `messages`, persist with `store.apply`, send `persistedMessages`, apply, `advance`.
- *   Prints `describeReady`, then the messages the network dropped.
+ *   Prints `describeReady`, then the messages the network dropped. `start-ready ID` does
+ *   only the first step, leaving the write in flight (a slow disk), and `finish-ready ID`
+ *   the rest; a crash in between loses the write and the messages waiting for it.
  * - `deliver-msgs [drop=ID,…] [type=MsgType] [ID…]` steps the in-flight messages addressed
  *   to the given nodes (default: all), in send order, printing each; `drop=` discards the
  *   messages to those nodes instead; `type=` restricts either to one message kind.
@@ -56,6 +58,7 @@ import type {
   NodeId,
   RaftConfig,
   ReadOnlyOption,
+  Ready,
 } from '../../src/index.js';
 import {
   describeEntry,
@@ -79,7 +82,17 @@ interface Slot {
   readonly store: MemoryLogStore;
   readonly config: RaftConfig;
   raw: RawNode | undefined;
+  /** A Ready whose write is in flight (`start-ready`), with what the network dropped. */
+  writing: { readonly ready: Ready; readonly dropped: Message[] } | undefined;
 }
+
+/** The message kinds `Ready.messages` may hold: none of them vouches for durable state. */
+const SENDABLE_BEFORE_PERSIST: ReadonlySet<MessageType> = new Set<MessageType>([
+  'MsgApp',
+  'MsgHeartbeat',
+  'MsgSnap',
+  'MsgTimeoutNow',
+]);
 
 const encoder = new TextEncoder();
 /** Stop a runaway `stabilize` (a livelock in the core would otherwise hang the test). */
@@ -140,6 +153,12 @@ export class InteractionEnv {
       case 'process-ready':
         this.forEachWithHeader(ids(args), 'handling Ready', (id) => this.processReady(id));
         break;
+      case 'start-ready':
+        this.startReady(toInt(args[0]));
+        break;
+      case 'finish-ready':
+        this.finishReady(toInt(args[0]));
+        break;
       case 'deliver-msgs':
         this.deliverMsgs(args, options);
         break;
@@ -165,6 +184,7 @@ export class InteractionEnv {
       case 'crash': {
         const slot = this.slot(toInt(args[0]));
         slot.raw = undefined;
+        slot.writing = undefined; // a write in flight is lost, and so are the messages it held
         this.dropInFlight((m) => m.to === slot.id);
         break;
       }
@@ -222,7 +242,13 @@ export class InteractionEnv {
         learnersNext: [],
         autoLeave: false,
       });
-      this.slots.set(id, { id, store, config, raw: new RawNode(config, store) });
+      this.slots.set(id, {
+        id,
+        store,
+        config,
+        raw: new RawNode(config, store),
+        writing: undefined,
+      });
     }
   }
 
@@ -262,7 +288,10 @@ export class InteractionEnv {
 
   /** forEachWithHeader runs `body` per id, under a `> id what` header when there are several. */
   private forEachWithHeader(nodeIds: NodeId[], what: string, body: (id: NodeId) => void): void {
-    if (nodeIds.length === 1) return body(nodeIds[0]!);
+    if (nodeIds.length === 1) {
+      body(nodeIds[0]!);
+      return;
+    }
     for (const id of nodeIds) {
       this.print(`> ${id} ${what}`);
       this.indented(() => body(id));
@@ -302,28 +331,57 @@ export class InteractionEnv {
     // Anything but a RaftError is an invariant breach in the core: fail the test.
     if (!(error instanceof RaftError)) throw error;
     const reason = error instanceof ProposalDroppedError ? `(${error.reason})` : '';
+    // Printed even at log level none, so a failing set-up step cannot go unnoticed.
+    const level = this.logLevel;
+    this.logLevel = 'error';
     this.print(`error: ${error.name}${reason}: ${error.message}`);
+    this.logLevel = level;
   }
 
   /** processReady handles one Ready of node `id` in the order the `Ready` contract demands. */
   private processReady(id: NodeId): void {
+    if (this.startReady(id)) this.finishReady(id);
+  }
+
+  /**
+   * startReady takes a Ready, prints it and sends what may leave before it is durable;
+   * its write is then in flight until `finishReady`. Returns false when there is no Ready.
+   */
+  private startReady(id: NodeId): boolean {
     const slot = this.slot(id);
     const raw = this.running(id);
+    if (slot.writing !== undefined) throw new Error(`node ${id} has a Ready in flight`);
     if (!raw.hasReady()) {
       this.print('<no Ready>');
-      return;
+      return false;
     }
     const ready = raw.ready();
     this.print(describeReady(ready) || '<empty Ready>');
+    // Every script checks the contract: only a leader's replication traffic may leave early.
+    const early = ready.messages.find((message) => !SENDABLE_BEFORE_PERSIST.has(message.type));
+    if (early !== undefined) {
+      throw new Error(`Ready contract broken: ${describeMessage(early)} is sent before persisting`);
+    }
     const dropped: Message[] = [];
     this.send(ready.messages, dropped);
+    slot.writing = { ready, dropped };
+    return true;
+  }
+
+  /** finishReady persists the Ready in flight, sends `persistedMessages`, applies and advances. */
+  private finishReady(id: NodeId): void {
+    const slot = this.slot(id);
+    const raw = this.running(id);
+    if (slot.writing === undefined) throw new Error(`node ${id} has no Ready in flight`);
+    const { ready, dropped } = slot.writing;
+    slot.writing = undefined;
     slot.store.apply({
       hardState: ready.hardState,
       entries: ready.entries,
       snapshot: ready.snapshot,
     });
     this.send(ready.persistedMessages, dropped);
-    // Applying is a no-op here: the committed entries were printed above.
+    // Applying is a no-op here: the committed entries were printed with the Ready.
     raw.advance(ready);
     if (dropped.length > 0) {
       this.print('Dropped by the network:');
@@ -380,13 +438,11 @@ export class InteractionEnv {
   }
 
   /** deliver steps every in-flight message to `id` (of `type`), printing each. */
-  private deliver(id: NodeId, type?: MessageType): number {
-    const messages = this.takeMessages(id, type);
-    for (const message of messages) {
+  private deliver(id: NodeId, type?: MessageType): void {
+    for (const message of this.takeMessages(id, type)) {
       this.print(describeMessage(message));
       this.indented(() => this.call(id, (raw) => raw.step(message)));
     }
-    return messages.length;
   }
 
   private stabilize(nodeIds: NodeId[]): void {

@@ -29,12 +29,9 @@ const scripts = readdirSync(testdata)
 
 describe('interaction scripts (test/testdata)', () => {
   it('has the scripts the core is proven by', () => {
-    for (const name of ['campaign', 'prevote', 'checkquorum', 'replication', 'backtracking']) {
-      expect(scripts).toContain(`${name}.txt`);
-    }
-    for (const name of ['forwarding', 'read-index', 'transfer-leader', 'persist-before-send']) {
-      expect(scripts).toContain(`${name}.txt`);
-    }
+    const required = ['campaign', 'prevote', 'checkquorum', 'replication', 'backtracking'];
+    required.push('forwarding', 'read-index', 'transfer-leader', 'figure8', 'persist-before-send');
+    for (const name of required) expect(scripts).toContain(`${name}.txt`);
   });
 
   for (const file of scripts) {
