@@ -17,7 +17,7 @@ const root = resolve(rootIndex >= 0 ? (args[rootIndex + 1] ?? '.') : '.');
 const allowedGraph = {
   '@raftkit/core': [],
   '@raftkit/storage': ['@raftkit/core'],
-  '@raftkit/rpc': ['@raftkit/core'],
+  '@raftkit/rpc': ['@raftkit/core', '@raftkit/timer'],
   '@raftkit/timer': ['@raftkit/core'],
   '@raftkit/config': ['@raftkit/core'],
   '@raftkit/kv-server': [
@@ -27,7 +27,7 @@ const allowedGraph = {
     '@raftkit/timer',
     '@raftkit/config',
   ],
-  '@raftkit/kv-client': ['@raftkit/core', '@raftkit/rpc', '@raftkit/config'],
+  '@raftkit/kv-client': ['@raftkit/core', '@raftkit/rpc', '@raftkit/timer', '@raftkit/config'],
 };
 
 const violations = [];

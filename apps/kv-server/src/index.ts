@@ -1,2 +1,2 @@
-/** @raftkit/kv-server is not built yet (see its issue). */
-export const packageName = '@raftkit/kv-server';
+export * from './logger.js';
+export * from './raft-host.js';

@@ -8,7 +8,7 @@ import {
   SILENT_LOGGER,
   type Transport,
 } from '@raftkit/core';
-import type { BackoffOptions } from './backoff.js';
+import { type BackoffOptions, type Clock, realClock } from '@raftkit/timer';
 import { validClusterId } from './cluster-id.js';
 import type { SnapshotResponse } from './codec.js';
 import { RpcConfigError, SnapshotTransferError } from './errors.js';
@@ -42,8 +42,11 @@ export interface GrpcTransportOptions {
   readonly queueLimit?: number;
   /** queueByteLimit caps their approximate payload bytes. Default 64 MiB. */
   readonly queueByteLimit?: number;
-  /** backoff shapes reconnect delays. Default 50 ms doubling to 2 s, half jittered. */
-  readonly backoff?: BackoffOptions;
+  /**
+   * backoff shapes reconnect delays, as `@raftkit/timer`'s `backoffDelay`: full jitter,
+   * uniform in `[0, min(maxMs, baseMs × 2^attempt)]`. Default `baseMs` 50, `maxMs` 2 000.
+   */
+  readonly backoff?: Partial<BackoffOptions>;
   readonly keepalive?: KeepaliveOptions;
   /** handshakeTimeoutMs bounds how long a new stream may wait to be admitted. Default 5 s. */
   readonly handshakeTimeoutMs?: number;
@@ -55,6 +58,11 @@ export interface GrpcTransportOptions {
   readonly onUnreachable?: (peerId: NodeId) => void;
   /** onSnapshotStatus reports each MsgSnap sent through `send`; wire it to `RaftNode.reportSnapshot`. */
   readonly onSnapshotStatus?: (peerId: NodeId, status: SnapshotStatus) => void;
+  /**
+   * clock runs the handshake and reconnect timeouts. Default `realClock`; pass a
+   * `ManualClock` to drive them from a test.
+   */
+  readonly clock?: Clock;
 }
 
 /** TransportStats are a GrpcTransport's counters. */
@@ -106,6 +114,8 @@ export class GrpcTransport implements Transport {
   private readonly credentials: grpc.ChannelCredentials;
   private readonly channelOptions: grpc.ChannelOptions;
   private readonly options: GrpcTransportOptions;
+  private readonly clock: Clock;
+  private readonly backoff: BackoffOptions;
   private readonly maxMessageBytes: number;
   private readonly snapshotChunkBytes: number;
   private closed = false;
@@ -119,6 +129,7 @@ export class GrpcTransport implements Transport {
     this.clusterId = validClusterId(options.clusterId);
     this.selfId = validNodeId('selfId', options.selfId);
     this.logger = options.logger ?? SILENT_LOGGER;
+    this.clock = options.clock ?? realClock;
     this.maxMessageBytes = positive(
       'maxMessageBytes',
       options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
@@ -136,8 +147,14 @@ export class GrpcTransport implements Transport {
     positive('queueLimit', options.queueLimit ?? 1);
     positive('queueByteLimit', options.queueByteLimit ?? 1);
     positive('handshakeTimeoutMs', options.handshakeTimeoutMs ?? 1);
+    this.backoff = { baseMs: 50, maxMs: 2_000, ...options.backoff };
+    positive('backoff.baseMs', this.backoff.baseMs);
+    if (!(Number.isInteger(this.backoff.maxMs) && this.backoff.maxMs >= this.backoff.baseMs)) {
+      throw new RpcConfigError(
+        `backoff.maxMs must be an integer ≥ backoff.baseMs (${this.backoff.baseMs}), got ${this.backoff.maxMs}`,
+      );
+    }
     this.credentials = channelCredentials(options.tls);
-    const backoff = options.backoff ?? {};
     this.channelOptions = {
       ...keepaliveChannelOptions(options.keepalive),
       // Every peer gets its own connection: one slow or dead peer shares nothing.
@@ -145,8 +162,8 @@ export class GrpcTransport implements Transport {
       'grpc.max_send_message_length': this.maxMessageBytes,
       // Align grpc-js's own reconnect backoff with ours, or its longer default (1 s
       // growing to 120 s) would keep a restarted peer unreachable long after we retry.
-      'grpc.initial_reconnect_backoff_ms': backoff.initialMs ?? 50,
-      'grpc.max_reconnect_backoff_ms': backoff.maxMs ?? 2_000,
+      'grpc.initial_reconnect_backoff_ms': this.backoff.baseMs,
+      'grpc.max_reconnect_backoff_ms': this.backoff.maxMs,
       ...(options.tls?.serverNameOverride !== undefined
         ? { 'grpc.ssl_target_name_override': options.tls.serverNameOverride }
         : {}),
@@ -206,7 +223,7 @@ export class GrpcTransport implements Transport {
     // Its own channel, hence its own TCP connection: megabytes of snapshot never queue
     // ahead of heartbeats on the peer stream's connection.
     const client = new grpc.Client(address, this.credentials, this.channelOptions);
-    const started = Date.now();
+    const started = this.clock.now();
     try {
       const response = await sendSnapshotChunks(client, message, {
         clusterId: this.clusterId,
@@ -219,7 +236,7 @@ export class GrpcTransport implements Transport {
         peer: message.to,
         index: message.snapshot.metadata.index,
         bytes: message.snapshot.data.byteLength,
-        ms: Date.now() - started,
+        ms: Math.round(this.clock.now() - started),
       });
       return response;
     } catch (error) {
@@ -253,8 +270,9 @@ export class GrpcTransport implements Transport {
         maxMessageBytes: this.maxMessageBytes,
         queueLimit: this.options.queueLimit ?? 4096,
         queueByteLimit: this.options.queueByteLimit ?? 64 << 20,
-        backoff: { initialMs: 50, maxMs: 2_000, ...this.options.backoff },
+        backoff: this.backoff,
         handshakeTimeoutMs: this.options.handshakeTimeoutMs ?? 5_000,
+        clock: this.clock,
         logger: this.logger,
         onUnreachable: this.options.onUnreachable ?? (() => {}),
       }),

@@ -1,4 +1,3 @@
-export * from './backoff.js';
 export * from './cluster-id.js';
 export * from './codec.js';
 export * from './errors.js';

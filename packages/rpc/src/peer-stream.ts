@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger, Message, NodeId } from '@raftkit/core';
-import { Backoff, type BackoffOptions } from './backoff.js';
+import { type BackoffOptions, backoffDelay, type Clock, type TimerHandle } from '@raftkit/timer';
 import { BatchWriter, decodeStreamAck } from './codec.js';
 import { STREAM_PATH, serializeRaw } from './grpc-service.js';
 
@@ -47,8 +47,11 @@ export interface PeerStreamConfig {
   readonly maxMessageBytes: number;
   readonly queueLimit: number;
   readonly queueByteLimit: number;
+  /** backoff shapes the delay before each redial (`backoffDelay`, full jitter). */
   readonly backoff: BackoffOptions;
   readonly handshakeTimeoutMs: number;
+  /** clock runs the handshake and retry timeouts; a ManualClock in tests. */
+  readonly clock: Clock;
   readonly logger: Logger;
   readonly onUnreachable: (peerId: NodeId) => void;
 }
@@ -108,9 +111,11 @@ export class PeerStream {
   // False after call.write() asked us to wait for 'drain' (HTTP/2 flow control).
   private writable = true;
   private flushScheduled: NodeJS.Immediate | undefined;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private handshakeTimer: NodeJS.Timeout | undefined;
-  private readonly backoff: Backoff;
+  private retryTimer: TimerHandle | undefined;
+  private handshakeTimer: TimerHandle | undefined;
+  // Invariant: failed attempts since the peer last admitted a stream (or the address
+  // changed); the next redial waits `backoffDelay(attempt)`.
+  private attempt = 0;
   private readonly batch: BatchWriter;
   private sentMessages = 0;
   private sentBatches = 0;
@@ -129,7 +134,6 @@ export class PeerStream {
   ) {
     this.peerId = peerId;
     this.address = address;
-    this.backoff = new Backoff(config.backoff);
     this.batch = new BatchWriter(config.clusterId, config.selfId, config.maxMessageBytes);
     this.client = this.newClient();
     this.connect();
@@ -176,7 +180,7 @@ export class PeerStream {
     this.clearTimers();
     this.client.close();
     this.client = this.newClient();
-    this.backoff.reset();
+    this.attempt = 0;
     this.connect();
   }
 
@@ -237,11 +241,18 @@ export class PeerStream {
     // The opening batch carries no messages, only who we are: the receiver checks
     // cluster id and membership and answers with a StreamAck before anything flows.
     call.write(this.batch.finish());
-    this.handshakeTimer = setTimeout(() => {
-      this.handshakeTimer = undefined;
-      this.handleFailure(call, new Error(`no answer within ${this.config.handshakeTimeoutMs} ms`));
-    }, this.config.handshakeTimeoutMs);
-    this.handshakeTimer.unref();
+    // unref: a pending handshake must not keep the process alive on its own.
+    this.handshakeTimer = this.config.clock.setTimeout(
+      () => {
+        this.handshakeTimer = undefined;
+        this.handleFailure(
+          call,
+          new Error(`no answer within ${this.config.handshakeTimeoutMs} ms`),
+        );
+      },
+      this.config.handshakeTimeoutMs,
+      { unref: true },
+    );
   }
 
   private handleAck(call: grpc.ClientDuplexStream<Buffer, Buffer>, bytes: Buffer): void {
@@ -260,11 +271,11 @@ export class PeerStream {
       this.handleFailure(call, new Error(problem));
       return;
     }
-    if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
+    if (this.handshakeTimer !== undefined) this.config.clock.clearTimeout(this.handshakeTimer);
     this.handshakeTimer = undefined;
     this.state = 'ready';
     this.connects++;
-    this.backoff.reset();
+    this.attempt = 0;
     this.config.logger.info('peer stream connected', {
       peer: this.peerId,
       address: this.address,
@@ -305,12 +316,17 @@ export class PeerStream {
     this.droppedUnreachable += this.queue.length - this.head;
     this.clearQueue();
     this.state = 'backoff';
-    const delay = this.backoff.next();
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      if (this.state === 'backoff') this.connect();
-    }, delay);
-    this.retryTimer.unref();
+    const delay = backoffDelay(this.attempt, this.config.backoff);
+    this.attempt++;
+    // unref: a peer we keep redialling must not keep the process alive on its own.
+    this.retryTimer = this.config.clock.setTimeout(
+      () => {
+        this.retryTimer = undefined;
+        if (this.state === 'backoff') this.connect();
+      },
+      delay,
+      { unref: true },
+    );
     try {
       this.config.onUnreachable(this.peerId);
     } catch (callbackError) {
@@ -403,8 +419,8 @@ export class PeerStream {
   }
 
   private clearTimers(): void {
-    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
-    if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
+    if (this.retryTimer !== undefined) this.config.clock.clearTimeout(this.retryTimer);
+    if (this.handshakeTimer !== undefined) this.config.clock.clearTimeout(this.handshakeTimer);
     if (this.flushScheduled !== undefined) clearImmediate(this.flushScheduled);
     this.retryTimer = undefined;
     this.handshakeTimer = undefined;

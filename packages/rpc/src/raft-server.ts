@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { type Logger, type MsgSnap, type NodeId, SILENT_LOGGER } from '@raftkit/core';
+import { type Clock, MAX_TIMEOUT_MS, realClock } from '@raftkit/timer';
 import { formatClusterId, validClusterId } from './cluster-id.js';
 import {
   decodeBatch,
@@ -44,6 +45,11 @@ export interface RaftServerOptions {
   /** maxSnapshotBytes caps one received snapshot. Default 1 GiB. */
   readonly maxSnapshotBytes?: number;
   readonly keepalive?: KeepaliveOptions;
+  /**
+   * clock runs the forced-shutdown timeout of `close` and rate-limits refusal logs.
+   * Default `realClock`; a `ManualClock` in tests.
+   */
+  readonly clock?: Clock;
 }
 
 /** RaftServerStats are a RaftServer's counters. */
@@ -84,6 +90,7 @@ interface Refusal {
 export class RaftServer {
   private readonly members: Set<NodeId>;
   private readonly logger: Logger;
+  private readonly clock: Clock;
   private readonly onSnapshot: (message: MsgSnap) => void;
   private readonly maxSnapshotBytes: number;
   // Admitted streams by sender, so that removing a member cuts its streams.
@@ -106,6 +113,7 @@ export class RaftServer {
   ) {
     this.members = new Set(options.members);
     this.logger = options.logger ?? SILENT_LOGGER;
+    this.clock = options.clock ?? realClock;
     this.onSnapshot = options.onSnapshot ?? options.onMessage;
     this.maxSnapshotBytes = options.maxSnapshotBytes ?? 1 << 30;
   }
@@ -209,13 +217,18 @@ export class RaftServer {
       this.streams.delete(id);
     }
     await new Promise<void>((resolve) => {
-      const force = setTimeout(() => {
-        this.server.forceShutdown();
-        resolve();
-      }, graceMs);
-      force.unref();
+      // unref: the grace period alone must not keep the process alive.
+      const force = this.clock.setTimeout(
+        () => {
+          this.server.forceShutdown();
+          resolve();
+        },
+        // A Clock refuses delays past MAX_TIMEOUT_MS; close must still close.
+        Math.min(graceMs, MAX_TIMEOUT_MS),
+        { unref: true },
+      );
       this.server.tryShutdown(() => {
-        clearTimeout(force);
+        this.clock.clearTimeout(force);
         resolve();
       });
     });
@@ -424,7 +437,7 @@ export class RaftServer {
       reason: refusal.details,
     };
     // A refused peer redials every few seconds; say why once a minute, not every time.
-    const now = Date.now();
+    const now = this.clock.now();
     const last = this.refusalsLogged.get(refusal.details);
     if (last === undefined || now - last > 60_000) {
       if (this.refusalsLogged.size > 1000) this.refusalsLogged.clear();

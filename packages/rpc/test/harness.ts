@@ -126,7 +126,7 @@ export class Fixture {
       selfId,
       peers: new Map(Object.entries(peers).map(([id, address]) => [Number(id), address])),
       logger,
-      backoff: { initialMs: 20, maxMs: 200 },
+      backoff: { baseMs: 20, maxMs: 200 },
       handshakeTimeoutMs: 1_000,
       onUnreachable: (peerId) => unreachable.push(peerId),
       ...options,

@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Message } from '@raftkit/core';
+import { ManualClock } from '@raftkit/timer';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   decodeStreamAck,
@@ -281,8 +282,65 @@ describe('GrpcTransport + RaftServer', () => {
     expect(() => new GrpcTransport({ ...base, selfId: 0 })).toThrow(RpcConfigError);
     expect(() => new GrpcTransport({ ...base, clusterId: -1n })).toThrow(RpcConfigError);
     expect(() => new GrpcTransport({ ...base, queueLimit: 0 })).toThrow(RpcConfigError);
+    expect(() => new GrpcTransport({ ...base, backoff: { baseMs: 0 } })).toThrow(RpcConfigError);
+    expect(() => new GrpcTransport({ ...base, backoff: { baseMs: 100, maxMs: 50 } })).toThrow(
+      /backoff.maxMs/,
+    );
     expect(() => new GrpcTransport({ ...base, maxMessageBytes: 1 << 20 })).toThrow(
       /snapshotChunkBytes/,
     );
+  });
+});
+
+describe('timers on a ManualClock', () => {
+  it('abandons an unanswered handshake and redials after exactly the backoff delay', async () => {
+    const clock = new ManualClock();
+    // A black hole accepts TCP and never answers, so only the clock moves the stream on.
+    const blackhole = await fixture.blackholeAddress();
+    const { transport, unreachable } = fixture.transport(
+      1,
+      { 2: blackhole },
+      // rpc's default window (50 ms doubling to 2 s); each delay drawn at its ceiling.
+      { clock, handshakeTimeoutMs: 1_000, backoff: { random: (bound) => bound - 1 } },
+    );
+    const stats = () => transport.peerStats(2)!;
+    expect(stats().state).toBe('connecting');
+    expect(clock.nextDueAt()).toBe(1_000);
+
+    clock.advance(999);
+    expect(stats()).toMatchObject({ state: 'connecting', failures: 0 });
+    clock.advance(1);
+    expect(stats()).toMatchObject({
+      state: 'backoff',
+      failures: 1,
+      lastError: 'no answer within 1000 ms',
+    });
+    expect(unreachable).toEqual([2]);
+    transport.send([heartbeat(1, 2)]);
+    expect(stats().droppedUnreachable).toBe(1);
+
+    const retryDelays: number[] = [];
+    for (let attempt = 0; attempt < 8; attempt++) {
+      retryDelays.push(clock.nextDueAt()! - clock.now());
+      clock.advance(retryDelays.at(-1)! - 1);
+      expect(stats().state).toBe('backoff');
+      clock.advance(1);
+      expect(stats().state).toBe('connecting');
+      expect(clock.nextDueAt()! - clock.now()).toBe(1_000);
+      clock.advance(1_000);
+      expect(stats()).toMatchObject({ state: 'backoff', failures: attempt + 2 });
+    }
+    expect(retryDelays).toEqual([50, 100, 200, 400, 800, 1_600, 2_000, 2_000]);
+    expect(unreachable).toHaveLength(9);
+
+    await transport.close();
+    expect(clock.pendingCount).toBe(0);
+  });
+
+  it('clears the forced-shutdown timeout when the server closes in time', async () => {
+    const clock = new ManualClock();
+    const { server } = await fixture.server(2, { clock });
+    await server.close(1_000);
+    expect(clock.pendingCount).toBe(0);
   });
 });
