@@ -1,0 +1,110 @@
+import { MvccError } from './errors.js';
+import { bytesToKeyString, EMPTY_BYTES, resolveRange } from './key-bytes.js';
+import { executeRange } from './range.js';
+import type { TreeIndex } from './tree-index.js';
+import type {
+  DeleteRangeRequest,
+  DeleteRangeResponse,
+  KeyValue,
+  PutRequest,
+  PutResponse,
+  RangeRequest,
+  RangeResponse,
+} from './types.js';
+
+/**
+ * WriteTxn is one write transaction over the index (etcd's `storeTxnWrite`): every change
+ * it makes is at main revision `beginRev + 1`, and reads inside it see those changes.
+ * Nothing is published until the store bumps its revision after {@link WriteTxn.changes};
+ * {@link WriteTxn.rollback} undoes everything instead.
+ */
+export class WriteTxn {
+  /** changes counts the puts and tombstones made so far. */
+  changes = 0;
+  private readonly touched = new Map<string, boolean>();
+
+  constructor(
+    private readonly index: TreeIndex,
+    /** beginRev is the store revision the txn started from. */
+    readonly beginRev: number,
+    /** compactRev is the store's compacted revision. */
+    readonly compactRev: number,
+  ) {}
+
+  /** rev is the revision reads inside the txn see: `beginRev`, +1 once anything changed. */
+  get rev(): number {
+    return this.changes > 0 ? this.beginRev + 1 : this.beginRev;
+  }
+
+  /** range answers a Range inside the txn, seeing the txn's own writes. */
+  range(req: RangeRequest): RangeResponse {
+    return executeRange(this.index, req, this.rev, this.compactRev);
+  }
+
+  /** current returns the key's latest state inside the txn, if it exists. */
+  current(key: Uint8Array): KeyValue | undefined {
+    return this.index.get(bytesToKeyString(key))?.get(this.rev);
+  }
+
+  /**
+   * put runs a PutRequest as etcd's `txn.put`: `ignoreValue`/`ignoreLease` take the
+   * existing value/lease and fail with ErrKeyNotFound when the key is absent (before
+   * anything is written); `prevKv` returns the state before the put.
+   */
+  put(req: PutRequest): PutResponse {
+    const needPrev = req.prevKv === true || req.ignoreValue === true || req.ignoreLease === true;
+    const prev = needPrev ? this.current(req.key) : undefined;
+    if ((req.ignoreValue === true || req.ignoreLease === true) && prev === undefined) {
+      throw new MvccError('ErrKeyNotFound');
+    }
+    const value = req.ignoreValue === true && prev ? prev.value : copy(req.value);
+    const lease = req.ignoreLease === true && prev ? prev.lease : (req.lease ?? 0n);
+    const k = bytesToKeyString(req.key);
+    const ki = this.index.getOrCreate(k, copy(req.key));
+    this.touched.set(k, true);
+    ki.put(this.beginRev + 1, value, lease);
+    this.changes++;
+    const resp: PutResponse = { revision: this.rev };
+    return req.prevKv === true && prev !== undefined ? { ...resp, prevKv: prev } : resp;
+  }
+
+  /**
+   * deleteRange runs a DeleteRangeRequest as etcd's `txn.deleteRange`: it tombstones every
+   * key alive in the range; deleting nothing changes nothing (and bumps no revision).
+   */
+  deleteRange(req: DeleteRangeRequest): DeleteRangeResponse {
+    const range = resolveRange(req.key, req.rangeEnd);
+    const victims: [string, KeyValue][] = [];
+    this.index.visit(range, this.rev, (kv, k) => {
+      victims.push([k, kv]);
+      return true;
+    });
+    for (const [k] of victims) {
+      this.index.get(k)?.tombstone(this.beginRev + 1);
+      this.touched.set(k, true);
+      this.changes++;
+    }
+    return {
+      revision: this.rev,
+      deleted: victims.length,
+      prevKvs: req.prevKv === true ? victims.map(([, kv]) => kv) : [],
+    };
+  }
+
+  /** rollback undoes every change of the txn, leaving the index as it was before. */
+  rollback(): void {
+    const rev = this.beginRev + 1;
+    for (const k of this.touched.keys()) {
+      const ki = this.index.get(k);
+      if (ki === undefined) continue;
+      ki.rollback(rev);
+      if (ki.isEmpty()) this.index.remove(k);
+    }
+    this.touched.clear();
+    this.changes = 0;
+  }
+}
+
+function copy(bytes: Uint8Array | undefined): Uint8Array {
+  return bytes === undefined || bytes.length === 0 ? EMPTY_BYTES : bytes.slice();
+}
