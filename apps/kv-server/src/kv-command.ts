@@ -3,23 +3,27 @@
  * protobuf bytes the client sent — no decode/re-encode on the proposing side — behind
  * a two-field header:
  *
- *   byte 0     kind (1 Put, 2 DeleteRange, 3 Txn, 4 Compaction)
+ *   byte 0     kind (1 Put, 2 DeleteRange, 3 Txn, 4 Compaction, 5 Publish)
  *   varint     length of the request id (0: none), then its UTF-8 bytes
  *   rest       the etcd request message (PutRequest, DeleteRangeRequest, TxnRequest,
- *              CompactionRequest), protobuf-encoded
+ *              CompactionRequest), protobuf-encoded; for Publish an etcd `Member`
+ *              (a member announcing its name and client URLs, as etcd's publish does)
  *
  * The request id is raftkit's exactly-once key (`raftkit-request-id` gRPC metadata):
  * a write retried with the same id is applied once and answered with the first result.
  */
-export type KvCommandKind = 'put' | 'deleteRange' | 'txn' | 'compaction';
+export type KvCommandKind = 'put' | 'deleteRange' | 'txn' | 'compaction' | 'publish';
 
-const KIND_CODES: Record<KvCommandKind, number> = { put: 1, deleteRange: 2, txn: 3, compaction: 4 };
-const KIND_NAMES: Record<number, KvCommandKind> = {
-  1: 'put',
-  2: 'deleteRange',
-  3: 'txn',
-  4: 'compaction',
+const KIND_CODES: Record<KvCommandKind, number> = {
+  put: 1,
+  deleteRange: 2,
+  txn: 3,
+  compaction: 4,
+  publish: 5,
 };
+const KIND_NAMES: Record<number, KvCommandKind> = Object.fromEntries(
+  Object.entries(KIND_CODES).map(([name, code]) => [code, name as KvCommandKind]),
+);
 
 /** MAX_REQUEST_ID_BYTES bounds the request id a client may send. */
 export const MAX_REQUEST_ID_BYTES = 128;

@@ -6,7 +6,13 @@ export { GrpcCode, isMvccError, MvccError, type MvccErrorCode } from './errors.j
 export { bytesToKeyString, compareBytes, keyStringToBytes, prefixRangeEnd } from './key-bytes.js';
 export { MvccStore } from './mvcc-store.js';
 export { SNAPSHOT_FORMAT_VERSION } from './snapshot-codec.js';
-export { DEFAULT_MAX_TXN_OPS } from './txn.js';
+export {
+  checkDeleteRequest,
+  checkPutRequest,
+  checkRangeRequest,
+  checkTxnRequest,
+  DEFAULT_MAX_TXN_OPS,
+} from './txn.js';
 export {
   type CompactResponse,
   type Compare,

@@ -1,0 +1,282 @@
+import type {
+  MethodDefinition,
+  ServerUnaryCall,
+  ServiceDefinition,
+  sendUnaryData,
+  UntypedServiceImplementation,
+} from '@grpc/grpc-js';
+import type { RaftNode } from '@raftkit/core';
+import type * as pb from '@raftkit/rpc/etcd';
+import { decodeWith, etcdType, KV_SERVICE } from '@raftkit/rpc/etcd';
+import { ETCD_ERRORS, type EtcdServiceError, toEtcdError } from './etcd-errors.js';
+import {
+  fromMvccDelete,
+  fromMvccPut,
+  fromMvccRange,
+  fromMvccTxn,
+  type HeaderSource,
+  isReadOnlyTxn,
+  toMvccDelete,
+  toMvccPut,
+  toMvccRange,
+  toMvccTxn,
+} from './etcd-mapping.js';
+import { encodeKvCommand, type KvCommandKind, MAX_REQUEST_ID_BYTES } from './kv-command.js';
+import type { KvResult, KvStateMachine } from './kv-state-machine.js';
+import * as mvcc from './mvcc/index.js';
+
+/** REQUEST_ID_HEADER is the gRPC metadata key of raftkit's exactly-once request id. */
+export const REQUEST_ID_HEADER = 'raftkit-request-id';
+
+/** RawRequest is a write request as received: its exact bytes and its decoded form. */
+interface RawRequest<T> {
+  readonly bytes: Buffer;
+  readonly request: T;
+}
+
+/**
+ * kvServiceDefinition is etcd's KV service with the write methods' requests kept as
+ * their received bytes next to the decoded object: the bytes go into the Raft log
+ * as they are, with no re-encoding on the proposer.
+ */
+export function kvServiceDefinition(): ServiceDefinition {
+  const definition: Record<string, MethodDefinition<object, object>> = {
+    ...(KV_SERVICE as Record<string, MethodDefinition<object, object>>),
+  };
+  const raw = (method: string, typeName: string) => {
+    const type = etcdType(typeName);
+    const base = definition[method]!;
+    definition[method] = {
+      ...base,
+      requestDeserialize: (bytes: Buffer) => ({ bytes, request: decodeWith<object>(type, bytes) }),
+    };
+  };
+  raw('put', 'PutRequest');
+  raw('deleteRange', 'DeleteRangeRequest');
+  raw('txn', 'TxnRequest');
+  raw('compact', 'CompactionRequest');
+  return definition as ServiceDefinition;
+}
+
+/** KvServiceOptions are what the KV handlers need from the member. */
+export interface KvServiceOptions {
+  readonly node: RaftNode<KvResult>;
+  readonly stateMachine: KvStateMachine;
+  readonly header: HeaderSource;
+  readonly maxRequestBytes: number;
+  readonly maxTxnOps: number;
+  /** Called with each request's method, outcome code and duration, for metrics. */
+  readonly observe?: (method: string, code: number, seconds: number) => void;
+}
+
+type Callback<T> = sendUnaryData<T>;
+
+/**
+ * createKvService implements etcd's KV service over a RaftNode and the MVCC store:
+ * writes are proposed through Raft (followers forward them) and answered once applied
+ * on this member; reads are linearizable by ReadIndex unless `serializable` is set, in
+ * which case this member answers from its own state.
+ */
+export function createKvService(options: KvServiceOptions): UntypedServiceImplementation {
+  const { node, stateMachine, header, maxRequestBytes, maxTxnOps } = options;
+  const store = () => stateMachine.store;
+
+  function finish<T>(
+    method: string,
+    started: bigint,
+    callback: Callback<T>,
+    error: EtcdServiceError | null,
+    value?: T,
+  ) {
+    options.observe?.(method, error?.code ?? 0, Number(process.hrtime.bigint() - started) / 1e9);
+    if (error !== null) callback(error as Parameters<Callback<T>>[0]);
+    else callback(null, value);
+  }
+
+  function requestIdOf(call: ServerUnaryCall<unknown, unknown>): string | undefined | null {
+    const value = call.metadata.get(REQUEST_ID_HEADER)[0];
+    if (value === undefined) return undefined;
+    const id = typeof value === 'string' ? value : value.toString('utf8');
+    return Buffer.byteLength(id) > MAX_REQUEST_ID_BYTES ? null : id;
+  }
+
+  async function propose(
+    kind: KvCommandKind,
+    call: ServerUnaryCall<RawRequest<unknown>, unknown>,
+  ): Promise<KvResult> {
+    const requestId = requestIdOf(call);
+    if (requestId === null) throw ETCD_ERRORS.badRequestId;
+    return node.propose(encodeKvCommand(kind, requestId, call.request.bytes));
+  }
+
+  function tooLarge(call: ServerUnaryCall<RawRequest<unknown>, unknown>): boolean {
+    return call.request.bytes.length > maxRequestBytes;
+  }
+
+  function errorOf(error: unknown): EtcdServiceError {
+    if (typeof error === 'object' && error !== null && 'code' in error && 'details' in error) {
+      return error as EtcdServiceError;
+    }
+    return toEtcdError(error);
+  }
+
+  return {
+    range: (
+      call: ServerUnaryCall<pb.RangeRequest, pb.RangeResponse>,
+      callback: Callback<pb.RangeResponse>,
+    ) => {
+      const started = process.hrtime.bigint();
+      let request: mvcc.RangeRequest;
+      try {
+        request = toMvccRange(call.request);
+        mvcc.checkRangeRequest(request);
+      } catch (error) {
+        finish('Range', started, callback, errorOf(error));
+        return;
+      }
+      const serve = () => {
+        try {
+          finish('Range', started, callback, null, fromMvccRange(store().range(request), header));
+        } catch (error) {
+          finish('Range', started, callback, errorOf(error));
+        }
+      };
+      if (request.serializable) serve();
+      else
+        node
+          .read()
+          .then(serve, (error: unknown) => finish('Range', started, callback, errorOf(error)));
+    },
+
+    put: (
+      call: ServerUnaryCall<RawRequest<pb.PutRequest>, pb.PutResponse>,
+      callback: Callback<pb.PutResponse>,
+    ) => {
+      const started = process.hrtime.bigint();
+      try {
+        if (tooLarge(call)) throw ETCD_ERRORS.requestTooLarge;
+        mvcc.checkPutRequest(toMvccPut(call.request.request));
+      } catch (error) {
+        finish('Put', started, callback, errorOf(error));
+        return;
+      }
+      propose('put', call).then(
+        (result) => {
+          if (result.kind === 'put')
+            finish('Put', started, callback, null, fromMvccPut(result.response, header));
+          else
+            finish(
+              'Put',
+              started,
+              callback,
+              errorOf(result.kind === 'error' ? result.error : 'unexpected result'),
+            );
+        },
+        (error: unknown) => finish('Put', started, callback, errorOf(error)),
+      );
+    },
+
+    deleteRange: (
+      call: ServerUnaryCall<RawRequest<pb.DeleteRangeRequest>, pb.DeleteRangeResponse>,
+      callback: Callback<pb.DeleteRangeResponse>,
+    ) => {
+      const started = process.hrtime.bigint();
+      try {
+        if (tooLarge(call)) throw ETCD_ERRORS.requestTooLarge;
+        mvcc.checkDeleteRequest(toMvccDelete(call.request.request));
+      } catch (error) {
+        finish('DeleteRange', started, callback, errorOf(error));
+        return;
+      }
+      propose('deleteRange', call).then(
+        (result) => {
+          if (result.kind === 'deleteRange') {
+            finish('DeleteRange', started, callback, null, fromMvccDelete(result.response, header));
+          } else {
+            finish(
+              'DeleteRange',
+              started,
+              callback,
+              errorOf(result.kind === 'error' ? result.error : 'unexpected result'),
+            );
+          }
+        },
+        (error: unknown) => finish('DeleteRange', started, callback, errorOf(error)),
+      );
+    },
+
+    txn: (
+      call: ServerUnaryCall<RawRequest<pb.TxnRequest>, pb.TxnResponse>,
+      callback: Callback<pb.TxnResponse>,
+    ) => {
+      const started = process.hrtime.bigint();
+      let request: mvcc.TxnRequest;
+      try {
+        if (tooLarge(call)) throw ETCD_ERRORS.requestTooLarge;
+        request = toMvccTxn(call.request.request);
+        mvcc.checkTxnRequest(request, maxTxnOps);
+      } catch (error) {
+        finish('Txn', started, callback, errorOf(error));
+        return;
+      }
+      if (isReadOnlyTxn(request)) {
+        // A read-only txn needs no log entry: a linearizable read point suffices.
+        node.read().then(
+          () => {
+            try {
+              finish(
+                'Txn',
+                started,
+                callback,
+                null,
+                fromMvccTxn(store().txn(request, { maxTxnOps }), header),
+              );
+            } catch (error) {
+              finish('Txn', started, callback, errorOf(error));
+            }
+          },
+          (error: unknown) => finish('Txn', started, callback, errorOf(error)),
+        );
+        return;
+      }
+      propose('txn', call).then(
+        (result) => {
+          if (result.kind === 'txn')
+            finish('Txn', started, callback, null, fromMvccTxn(result.response, header));
+          else
+            finish(
+              'Txn',
+              started,
+              callback,
+              errorOf(result.kind === 'error' ? result.error : 'unexpected result'),
+            );
+        },
+        (error: unknown) => finish('Txn', started, callback, errorOf(error)),
+      );
+    },
+
+    compact: (
+      call: ServerUnaryCall<RawRequest<pb.CompactionRequest>, pb.CompactionResponse>,
+      callback: Callback<pb.CompactionResponse>,
+    ) => {
+      const started = process.hrtime.bigint();
+      propose('compaction', call).then(
+        (result) => {
+          if (result.kind === 'compaction') {
+            finish('Compact', started, callback, null, {
+              header: header(result.response.revision),
+            });
+          } else {
+            finish(
+              'Compact',
+              started,
+              callback,
+              errorOf(result.kind === 'error' ? result.error : 'unexpected result'),
+            );
+          }
+        },
+        (error: unknown) => finish('Compact', started, callback, errorOf(error)),
+      );
+    },
+  };
+}
