@@ -1,4 +1,4 @@
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import type { Server as HttpServer } from 'node:http';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -129,10 +129,11 @@ export class KvServer {
     );
     server.addService(CLUSTER_SERVICE, this.clusterService());
     server.addService(MAINTENANCE_SERVICE, this.maintenanceService());
+    const credentials = await clientCredentials(this.config);
     for (const url of this.config.listenClientUrls) {
       const { host } = new URL(url);
       const port = await new Promise<number>((resolve, reject) =>
-        server.bindAsync(host, grpc.ServerCredentials.createInsecure(), (error, bound) =>
+        server.bindAsync(host, credentials, (error, bound) =>
           error ? reject(error) : resolve(bound),
         ),
       );
@@ -318,6 +319,21 @@ export class KvServer {
     })();
     return this.stopping;
   }
+}
+
+/**
+ * clientCredentials builds the client listener's credentials from `--cert-file`,
+ * `--key-file`, `--trusted-ca-file` and `--client-cert-auth` (plaintext without them).
+ */
+async function clientCredentials(config: ServerConfig): Promise<grpc.ServerCredentials> {
+  const tls = config.clientTls;
+  if (tls.certFile === undefined || tls.keyFile === undefined) return grpc.ServerCredentials.createInsecure();
+  const [cert, key, ca] = await Promise.all([
+    readFile(tls.certFile),
+    readFile(tls.keyFile),
+    tls.trustedCaFile === undefined ? Promise.resolve(null) : readFile(tls.trustedCaFile),
+  ]);
+  return grpc.ServerCredentials.createSsl(ca, [{ cert_chain: cert, private_key: key }], tls.clientCertAuth);
 }
 
 /** timedStore wraps a LogStore so every save is timed into the fsync histogram. */

@@ -2,7 +2,7 @@
 // names the section of the Raft paper (extended version) or of Ongaro's thesis that it
 // checks, and drives RawNode/Raft directly with hand-built messages over a MemoryLogStore.
 import { describe, expect, it } from 'vitest';
-import type { Entry, Message, NodeId, StateRole } from '../src/index.js';
+import type { Entry, Message, StateRole } from '../src/index.js';
 import { NONE, ProposalDroppedError, seededRandom } from '../src/index.js';
 import {
   appResp,
@@ -338,6 +338,7 @@ describe('§5.3 log replication', () => {
     const follower = new TestNode(2, THREE, {
       log: logOfTerms(1),
       hardState: { term: 1, vote: 1, commit: 1 },
+      applied: 1,
     });
     follower.step(
       msgApp(1, 2, 1, { index: 1, logTerm: 1, entries: [entry(2, 1, bytes('x'))], commit: 2 }),
@@ -403,6 +404,18 @@ describe('§5.3 log replication', () => {
       expect(follower.handle().committedEntries).toEqual(entries.slice(0, expected));
     },
   );
+
+  it('§5.3 a follower commits only up to the last entry the MsgApp vouched for, not its stale tail', () => {
+    // Entries 2-3 may conflict with the leader's log: an empty MsgApp at index 1 proves
+    // nothing about them, whatever the leader's commit index says.
+    const follower = new TestNode(2, THREE, {
+      log: logOfTerms(1, 1, 1),
+      hardState: { term: 1, vote: NONE, commit: 0 },
+    });
+    follower.step(msgApp(1, 2, 2, { index: 1, logTerm: 1, commit: 3 }));
+    expect(follower.raft.raftLog.committed).toBe(1);
+    expect(ofType(follower.outbox(), 'MsgAppResp')).toEqual([appResp(2, 1, 2, 1)]);
+  });
 
   it.each([
     // [logTerm, index, reject, response index, rejectHint, hint logTerm]
@@ -578,6 +591,7 @@ describe('§5.4 safety', () => {
     const leader = new TestNode(1, FIVE, {
       log: logOfTerms(1, 2),
       hardState: { term: 3, vote: NONE, commit: 1 },
+      applied: 1,
     });
     makeLeader(leader);
     expect(leader.raft.term).toBe(4);
@@ -585,7 +599,7 @@ describe('§5.4 safety', () => {
     leader.step(appResp(2, 1, 4, 2));
     leader.step(appResp(3, 1, 4, 2));
     expect(leader.raft.raftLog.committed).toBe(1);
-    expect(leader.handle().committedEntries.map((e) => e.index)).toEqual([1]);
+    expect(leader.handle().committedEntries).toEqual([]);
     // Once an entry of term 4 is on a majority, it and everything before it commit.
     leader.step(appResp(2, 1, 4, 3));
     leader.step(appResp(3, 1, 4, 3));
@@ -606,15 +620,12 @@ describe('§5.4 safety', () => {
     expect(s2.terms()).toEqual([1, 3]);
   });
 
-  it('§5.4.3 a leader never overwrites or deletes entries in its own log', () => {
+  it('§5.3 Leader Append-Only (Figure 3): a leader never overwrites or deletes entries in its log', () => {
     const leader = stableLeader(THREE);
     leader.raw.propose(bytes('x'));
     leader.handle();
-    // A conflicting MsgApp of the leader's own term cannot come from anyone else; a
-    // stale-term one is ignored.
-    leader.step(
-      msgApp(2, 1, 0 + 1 - 1 || 1, { index: 1, logTerm: 1, entries: [entry(2, 1, bytes('y'))] }),
-    );
+    // Nobody else can lead this term, so a conflicting MsgApp of the same term is ignored.
+    leader.step(msgApp(2, 1, 1, { index: 1, logTerm: 1, entries: [entry(2, 1, bytes('y'))] }));
     leader.handle();
     expect(leader.raft.role).toBe('leader');
     expect(leader.entries()).toEqual([entry(1, 1), entry(2, 1, bytes('x'))]);
@@ -826,6 +837,17 @@ describe('thesis §6.4 ReadIndex', () => {
     expect(leader.handle().readStates).toEqual([{ index: 1, context: ctx }]);
   });
 
+  it('thesis §6.4 in a five-node group one follower ack is not a quorum; two are', () => {
+    const leader = stableLeader(FIVE);
+    leader.raw.readIndex(ctx);
+    leader.handle();
+    leader.step(heartbeatResp(2, 1, 1, ctx));
+    leader.step(heartbeatResp(2, 1, 1, ctx)); // a duplicate counts once
+    expect(leader.handle().readStates).toEqual([]);
+    leader.step(heartbeatResp(5, 1, 1, ctx));
+    expect(leader.handle().readStates).toEqual([{ index: 1, context: ctx }]);
+  });
+
   it('thesis §6.4 a new leader defers ReadIndex until it has committed an entry of its term', () => {
     const leader = new TestNode(1, THREE, {
       log: logOfTerms(1, 1),
@@ -1021,7 +1043,7 @@ describe('raftkit persist-before-send contract (Ready)', () => {
     const ready = follower.raw.ready();
     // Crash here: the Ready is dropped unsaved, so its persistedMessages are never sent.
     expect(ready.messages).toEqual([]);
-    const restarted = new TestNode(2, THREE);
+    const restarted = new TestNode(2, THREE, { store: follower.store });
     expect(restarted.raft.hardState()).toEqual({ term: 0, vote: NONE, commit: 0 });
     expect(restarted.raft.raftLog.lastIndex()).toBe(0);
   });
@@ -1034,6 +1056,3 @@ describe('raftkit persist-before-send contract (Ready)', () => {
     expect(() => node.raw.ready()).toThrow(/advance/);
   });
 });
-
-// Silence "declared but unused" for ids in table titles.
-export type { NodeId };

@@ -47,6 +47,8 @@ export type NodeOptions = Partial<Omit<RaftConfig, 'id' | 'peers'>> & {
   readonly log?: readonly Entry[];
   /** Hard state already durable in the store. */
   readonly hardState?: HardState;
+  /** Reuse this store (a restart after a crash) instead of creating one. */
+  readonly store?: MemoryLogStore;
 };
 
 /** Handled is everything a node emitted while its Readys were handled. */
@@ -73,14 +75,16 @@ export class TestNode {
     readonly peers: readonly NodeId[],
     options: NodeOptions = {},
   ) {
-    const { log, hardState, ...config } = options;
-    this.store = new MemoryLogStore({
-      voters: [...peers],
-      learners: [],
-      votersOutgoing: [],
-      learnersNext: [],
-      autoLeave: false,
-    });
+    const { log, hardState, store, ...config } = options;
+    this.store =
+      store ??
+      new MemoryLogStore({
+        voters: [...peers],
+        learners: [],
+        votersOutgoing: [],
+        learnersNext: [],
+        autoLeave: false,
+      });
     if (log !== undefined) this.store.append(log);
     if (hardState !== undefined) this.store.setHardState(hardState);
     this.raw = new RawNode(
