@@ -1,2 +1,38 @@
-/** @raftkit/kv-client is not built yet (see its issue). */
-export const packageName = '@raftkit/kv-client';
+// @raftkit/kv-client: a typed client of the etcd v3 API (raftkit kv-server or etcd).
+export {
+  type KeyInput,
+  prefixRangeEnd,
+  type RangeSelector,
+  resolveRange,
+  toBytes,
+  ZERO_KEY,
+} from './bytes.js';
+export {
+  KvClient,
+  type KvClientOptions,
+  RAFTKIT_SERVER_HEADER,
+  REQUEST_ID_HEADER,
+  type TlsOptions,
+} from './client.js';
+export { type Endpoint, parseEndpoint, parseEndpointList } from './endpoints.js';
+export { grpcCodeName, isKvClientError, KvClientError } from './errors.js';
+export {
+  type CompareField,
+  type CompareOperator,
+  compare,
+  type DeleteOptions,
+  type GetOptions,
+  type IntInput,
+  Op,
+  type PutOptions,
+  type SortOrderName,
+  type SortTargetName,
+} from './ops.js';
+export {
+  backoffMs,
+  classifyFailure,
+  decideRetry,
+  type RetryClass,
+  type RetryDecision,
+} from './retry.js';
+export { TxnBuilder } from './txn.js';

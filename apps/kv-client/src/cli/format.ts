@@ -1,0 +1,168 @@
+import { formatMemberId } from '@raftkit/config';
+import {
+  type CompactionResponse,
+  type DeleteRangeResponse,
+  formatEtcdJson,
+  type KeyValue,
+  type MemberListResponse,
+  type PutResponse,
+  type RangeResponse,
+  type ResponseOp,
+  type StatusResponse,
+  type TxnResponse,
+} from '@raftkit/rpc/etcd';
+import type { OutputFormat } from './args.js';
+import { humanizeBytes } from './humanize.js';
+import { renderTable } from './table.js';
+
+/** Output is what a command prints: lines (text or raw bytes), each ended by a newline. */
+export type Output = (string | Uint8Array)[];
+
+/** GetPrintOptions are the simple-format switches of `get`. */
+export interface GetPrintOptions {
+  /** printValueOnly prints values without keys. */
+  readonly printValueOnly?: boolean;
+  /** countOnly prints just the count. */
+  readonly countOnly?: boolean;
+}
+
+function kvLines(kv: KeyValue, valueOnly = false): Output {
+  // etcdctl prints key then value, as raw bytes; with --keys-only the value line is
+  // empty, and etcdctl still prints it.
+  return valueOnly ? [kv.value] : [kv.key, kv.value];
+}
+
+function unsupportedTable(command: string): never {
+  throw new Error(`table output is not supported for ${command} (use simple or json)`);
+}
+
+/** formatPut renders a PutResponse: `OK` (plus the previous pair with --prev-kv). */
+export function formatPut(response: PutResponse, format: OutputFormat): Output {
+  if (format === 'json') return [formatEtcdJson('PutResponse', response)];
+  if (format === 'table') unsupportedTable('put');
+  return ['OK', ...(response.prevKv ? kvLines(response.prevKv) : [])];
+}
+
+/** formatGet renders a RangeResponse: key and value lines, values only, or the count. */
+export function formatGet(
+  response: RangeResponse,
+  format: OutputFormat,
+  options: GetPrintOptions = {},
+): Output {
+  if (format === 'json') return [formatEtcdJson('RangeResponse', response)];
+  if (format === 'table') unsupportedTable('get');
+  if (options.countOnly === true) return [response.count.toString()];
+  return response.kvs.flatMap((kv) => kvLines(kv, options.printValueOnly === true));
+}
+
+/** formatDelete renders a DeleteRangeResponse: the number deleted, then any previous pairs. */
+export function formatDelete(response: DeleteRangeResponse, format: OutputFormat): Output {
+  if (format === 'json') return [formatEtcdJson('DeleteRangeResponse', response)];
+  if (format === 'table') unsupportedTable('del');
+  return [response.deleted.toString(), ...response.prevKvs.flatMap((kv) => kvLines(kv))];
+}
+
+function responseOpLines(op: ResponseOp): Output {
+  if ('responsePut' in op) return formatPut(op.responsePut, 'simple');
+  if ('responseRange' in op) return formatGet(op.responseRange, 'simple');
+  if ('responseDeleteRange' in op) return formatDelete(op.responseDeleteRange, 'simple');
+  return formatTxn(op.responseTxn, 'simple');
+}
+
+/** formatTxn renders a TxnResponse: SUCCESS or FAILURE, then each response after a blank line. */
+export function formatTxn(response: TxnResponse, format: OutputFormat): Output {
+  if (format === 'json') return [formatEtcdJson('TxnResponse', response)];
+  if (format === 'table') unsupportedTable('txn');
+  const out: Output = [response.succeeded ? 'SUCCESS' : 'FAILURE'];
+  for (const op of response.responses) out.push('', ...responseOpLines(op));
+  return out;
+}
+
+/** formatCompaction renders a CompactionResponse: `compacted revision N`. */
+export function formatCompaction(
+  response: CompactionResponse,
+  revision: bigint,
+  format: OutputFormat,
+): Output {
+  if (format === 'json') return [formatEtcdJson('CompactionResponse', response)];
+  if (format === 'table') unsupportedTable('compaction');
+  return [`compacted revision ${revision}`];
+}
+
+/** formatMemberList renders members: `id, started, name, peer URLs, client URLs, is learner`. */
+export function formatMemberList(response: MemberListResponse, format: OutputFormat): Output {
+  if (format === 'json') return [formatEtcdJson('MemberListResponse', response)];
+  const rows = response.members.map((member) => [
+    formatMemberId(member.ID),
+    member.name === '' ? 'unstarted' : 'started',
+    member.name,
+    member.peerURLs.join(','),
+    member.clientURLs.join(','),
+    String(member.isLearner),
+  ]);
+  if (format === 'table') {
+    return [
+      renderTable(['ID', 'STATUS', 'NAME', 'PEER ADDRS', 'CLIENT ADDRS', 'IS LEARNER'], rows),
+    ];
+  }
+  return rows.map((row) => row.join(', '));
+}
+
+/** EndpointStatus pairs an endpoint with its StatusResponse. */
+export interface EndpointStatus {
+  /** endpoint is the endpoint as given on the command line. */
+  readonly endpoint: string;
+  /** status is what it answered. */
+  readonly status: StatusResponse;
+}
+
+function statusRow({ endpoint, status }: EndpointStatus): string[] {
+  const memberId = status.header?.memberId ?? 0n;
+  return [
+    endpoint,
+    formatMemberId(memberId),
+    status.version,
+    humanizeBytes(status.dbSize),
+    String(status.leader !== 0n && status.leader === memberId),
+    String(status.isLearner),
+    status.raftTerm.toString(),
+    status.raftIndex.toString(),
+    status.raftAppliedIndex.toString(),
+    status.errors.join(', '),
+  ];
+}
+
+/** formatEndpointStatus renders `endpoint status` as etcdctl does in all three formats. */
+export function formatEndpointStatus(
+  statuses: readonly EndpointStatus[],
+  format: OutputFormat,
+): Output {
+  if (format === 'json') {
+    const items = statuses.map(
+      (s) =>
+        `{"Endpoint":${JSON.stringify(s.endpoint)},"Status":${formatEtcdJson('StatusResponse', s.status)}}`,
+    );
+    return [`[${items.join(',')}]`];
+  }
+  const rows = statuses.map(statusRow);
+  if (format === 'table') {
+    return [
+      renderTable(
+        [
+          'ENDPOINT',
+          'ID',
+          'VERSION',
+          'DB SIZE',
+          'IS LEADER',
+          'IS LEARNER',
+          'RAFT TERM',
+          'RAFT INDEX',
+          'RAFT APPLIED INDEX',
+          'ERRORS',
+        ],
+        rows,
+      ),
+    ];
+  }
+  return rows.map((row) => row.join(', '));
+}

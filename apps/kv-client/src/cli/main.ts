@@ -1,0 +1,218 @@
+import { readFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import type { TxnRequest } from '@raftkit/rpc/etcd';
+import { KvClient, type KvClientOptions } from '../client.js';
+import { isKvClientError } from '../errors.js';
+import {
+  type GlobalOptions,
+  type ParsedCommand,
+  parseCommandLine,
+  UsageError,
+  usageText,
+} from './args.js';
+import {
+  type EndpointStatus,
+  formatCompaction,
+  formatDelete,
+  formatEndpointStatus,
+  formatGet,
+  formatMemberList,
+  formatPut,
+  formatTxn,
+  type Output,
+} from './format.js';
+import { delCommand, getCommand, parseTxnText, putCommand } from './requests.js';
+
+/** CliIO is where the CLI reads and writes (process streams, or buffers in tests). */
+export interface CliIO {
+  /** stdout receives command output. */
+  readonly stdout: { write(chunk: string | Uint8Array): unknown };
+  /** stderr receives error messages. */
+  readonly stderr: { write(chunk: string | Uint8Array): unknown };
+  /** stdin is read by `txn` and by `put` without a value. */
+  readonly stdin: Readable;
+}
+
+/** ClientLike is the part of KvClient the CLI uses (tests substitute fakes). */
+export type ClientLike = Pick<
+  KvClient,
+  'put' | 'get' | 'delete' | 'txnRequest' | 'compact' | 'memberList' | 'status' | 'close'
+>;
+
+/** CliDeps lets tests replace how the client is made. */
+export interface CliDeps {
+  /** makeClient builds the client from the global options. */
+  readonly makeClient?: (options: KvClientOptions) => ClientLike;
+}
+
+/** CLI_VERSION is the version `raftkitctl version` prints. */
+export const CLI_VERSION = '0.0.0';
+
+function writeOutput(io: CliIO, output: Output): void {
+  for (const line of output) {
+    io.stdout.write(line);
+    io.stdout.write('\n');
+  }
+}
+
+async function readAll(stream: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.from(chunk as Uint8Array));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function readTxnInteractive(io: CliIO): Promise<string> {
+  const rl = createInterface({ input: io.stdin, terminal: false });
+  const prompts = [
+    'compares:',
+    'success requests (get, put, del):',
+    'failure requests (get, put, del):',
+  ];
+  const lines: string[] = [];
+  let section = 0;
+  io.stdout.write(`${prompts[0]}\n`);
+  for await (const line of rl) {
+    lines.push(line);
+    if (line.trim() === '') {
+      section++;
+      if (section > 2) break;
+      io.stdout.write(`${prompts[section]}\n`);
+    }
+  }
+  rl.close();
+  return lines.join('\n');
+}
+
+async function clientOptions(global: GlobalOptions): Promise<KvClientOptions> {
+  const tlsFiles = [global.cacert, global.cert, global.key];
+  const wantsTls = tlsFiles.some((file) => file !== undefined) || global.insecureSkipTlsVerify;
+  const read = async (file: string | undefined): Promise<Buffer | undefined> =>
+    file === undefined ? undefined : readFile(file);
+  const [ca, cert, key] = await Promise.all(tlsFiles.map(read));
+  return {
+    endpoints: global.endpoints.map((endpoint) => endpoint.text),
+    dialTimeoutMs: global.dialTimeoutMs,
+    requestTimeoutMs: global.commandTimeoutMs,
+    ...(wantsTls
+      ? {
+          tls: {
+            ...(ca === undefined ? {} : { ca }),
+            ...(cert === undefined ? {} : { cert }),
+            ...(key === undefined ? {} : { key }),
+            ...(global.insecureSkipTlsVerify ? { insecureSkipVerify: true } : {}),
+          },
+        }
+      : {}),
+  };
+}
+
+async function execute(parsed: ParsedCommand, io: CliIO, client: ClientLike): Promise<number> {
+  const { command, args, flags, global } = parsed;
+  const format = global.output;
+  switch (command) {
+    case 'put': {
+      const put = putCommand(args, flags);
+      const value = put.value ?? (await readAll(io.stdin));
+      writeOutput(io, formatPut(await client.put(put.key, value, put.options), format));
+      return 0;
+    }
+    case 'get': {
+      const get = getCommand(args, flags);
+      const response = await client.get(get.key, get.options);
+      writeOutput(io, formatGet(response, format, get));
+      return 0;
+    }
+    case 'del': {
+      const del = delCommand(args, flags);
+      writeOutput(io, formatDelete(await client.delete(del.key, del.options), format));
+      return 0;
+    }
+    case 'txn': {
+      if (args.length > 0)
+        throw new UsageError('txn command does not accept arguments (it reads stdin)');
+      const text =
+        flags.interactive === true ? await readTxnInteractive(io) : await readAll(io.stdin);
+      const request: TxnRequest = parseTxnText(text);
+      writeOutput(io, formatTxn(await client.txnRequest(request), format));
+      return 0;
+    }
+    case 'compaction': {
+      if (args.length !== 1 || !/^\d+$/.test(args[0] as string)) {
+        throw new UsageError('compaction command needs 1 argument: the revision (an integer)');
+      }
+      const revision = BigInt(args[0] as string);
+      const response = await client.compact(revision, { physical: flags.physical === true });
+      writeOutput(io, formatCompaction(response, revision, format));
+      return 0;
+    }
+    case 'member': {
+      if (args[0] !== 'list' || args.length !== 1) {
+        throw new UsageError('member: only "member list" is supported');
+      }
+      writeOutput(io, formatMemberList(await client.memberList(), format));
+      return 0;
+    }
+    case 'endpoint': {
+      if (args[0] !== 'status' || args.length !== 1) {
+        throw new UsageError('endpoint: only "endpoint status" is supported');
+      }
+      const statuses: EndpointStatus[] = [];
+      let failed = 0;
+      for (const endpoint of global.endpoints) {
+        try {
+          statuses.push({ endpoint: endpoint.text, status: await client.status(endpoint.text) });
+        } catch (error) {
+          failed++;
+          io.stderr.write(
+            `Failed to get the status of endpoint ${endpoint.text} (${(error as Error).message})\n`,
+          );
+        }
+      }
+      if (statuses.length > 0) writeOutput(io, formatEndpointStatus(statuses, format));
+      return failed === 0 ? 0 : 1;
+    }
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+/**
+ * runCli runs raftkitctl with the given arguments and returns its exit code: 0 on
+ * success, 1 on any error (bad flags, bad input, server or connection errors), with
+ * `Error: <message>` on stderr as etcdctl prints it.
+ */
+export async function runCli(
+  argv: readonly string[],
+  io: CliIO,
+  deps: CliDeps = {},
+): Promise<number> {
+  let parsed: ParsedCommand;
+  try {
+    parsed = parseCommandLine(argv);
+  } catch (error) {
+    io.stderr.write(`Error: ${(error as Error).message}\n`);
+    io.stderr.write('Run "raftkitctl --help" for usage.\n');
+    return 1;
+  }
+  if (parsed.help || parsed.command === undefined) {
+    io.stdout.write(usageText(parsed.command));
+    return 0;
+  }
+  if (parsed.command === 'version') {
+    io.stdout.write(`raftkitctl version: ${CLI_VERSION}\nAPI version: 3.4\n`);
+    return 0;
+  }
+  let client: ClientLike | undefined;
+  try {
+    const options = await clientOptions(parsed.global);
+    client = (deps.makeClient ?? ((o) => new KvClient(o)))(options);
+    return await execute(parsed, io, client);
+  } catch (error) {
+    const message = isKvClientError(error) ? error.message : (error as Error).message;
+    io.stderr.write(`Error: ${message}\n`);
+    return 1;
+  } finally {
+    client?.close();
+  }
+}

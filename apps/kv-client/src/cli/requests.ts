@@ -1,0 +1,256 @@
+import { parseArgs } from 'node:util';
+import type { RequestOp, TxnRequest } from '@raftkit/rpc/etcd';
+import {
+  type CompareField,
+  type CompareOperator,
+  compare,
+  type DeleteOptions,
+  type GetOptions,
+  Op,
+  type PutOptions,
+  type SortOrderName,
+  type SortTargetName,
+} from '../ops.js';
+import { COMMANDS, UsageError } from './args.js';
+import { splitArgs, unquoteGo } from './go-quote.js';
+
+type Flags = Record<string, string | boolean | undefined>;
+
+function integer(text: string | boolean | undefined, flag: string): bigint | undefined {
+  if (typeof text !== 'string') return undefined;
+  if (!/^-?\d+$/.test(text.trim()))
+    throw new UsageError(`bad ${flag} value "${text}" (want an integer)`);
+  return BigInt(text.trim());
+}
+
+function checkRange(command: string, args: string[], flags: Flags): void {
+  if (args.length === 0)
+    throw new UsageError(
+      `${command} command needs one argument as key and an optional argument as range_end`,
+    );
+  if (args.length > 2) throw new UsageError(`too many arguments for ${command}`);
+  if (flags.prefix === true && flags['from-key'] === true) {
+    throw new UsageError('`--prefix` and `--from-key` cannot be set at the same time, choose one');
+  }
+  if (args.length === 2 && (flags.prefix === true || flags['from-key'] === true)) {
+    throw new UsageError(
+      'too many arguments, only accept one argument when `--prefix` or `--from-key` is set',
+    );
+  }
+}
+
+const SORT_TARGETS: Record<string, SortTargetName> = {
+  KEY: 'key',
+  VERSION: 'version',
+  CREATE: 'create',
+  MODIFY: 'modify',
+  VALUE: 'value',
+};
+
+/** GetCommand is a parsed `get`: key, options and print switches. */
+export interface GetCommand {
+  /** key is the first key. */
+  readonly key: string;
+  /** options are KvClient.get options. */
+  readonly options: GetOptions;
+  /** printValueOnly and countOnly shape the simple output. */
+  readonly printValueOnly: boolean;
+  /** countOnly prints the count only. */
+  readonly countOnly: boolean;
+}
+
+/** getCommand turns `get` arguments and flags into a KvClient.get call, as etcdctl does. */
+export function getCommand(args: string[], flags: Flags): GetCommand {
+  checkRange('get', args, flags);
+  const consistency = (flags.consistency as string | undefined) ?? 'l';
+  if (consistency !== 'l' && consistency !== 's') {
+    throw new UsageError(`unknown consistency flag "${consistency}" (use l or s)`);
+  }
+  const orderText = ((flags.order as string | undefined) ?? '').toUpperCase();
+  if (!['', 'ASCEND', 'DESCEND'].includes(orderText)) {
+    throw new UsageError(`bad sort order "${flags.order}" (use ASCEND or DESCEND)`);
+  }
+  const sortText = ((flags['sort-by'] as string | undefined) ?? '').toUpperCase();
+  const sortTarget = sortText === '' ? undefined : SORT_TARGETS[sortText];
+  if (sortText !== '' && sortTarget === undefined) {
+    throw new UsageError(
+      `bad sort target "${flags['sort-by']}" (use CREATE, KEY, MODIFY, VALUE or VERSION)`,
+    );
+  }
+  const limit = integer(flags.limit, '--limit');
+  const revision = integer(flags.rev, '--rev');
+  const options: GetOptions = {
+    ...(flags.prefix === true ? { prefix: true } : {}),
+    ...(flags['from-key'] === true ? { fromKey: true } : {}),
+    ...(args[1] === undefined ? {} : { rangeEnd: args[1] }),
+    ...(limit === undefined ? {} : { limit }),
+    ...(revision === undefined ? {} : { revision }),
+    ...(flags['keys-only'] === true ? { keysOnly: true } : {}),
+    ...(flags['count-only'] === true ? { countOnly: true } : {}),
+    ...(consistency === 's' ? { serializable: true } : {}),
+    ...(orderText === '' ? {} : { sortOrder: orderText.toLowerCase() as SortOrderName }),
+    ...(sortTarget === undefined ? {} : { sortTarget }),
+  };
+  return {
+    key: args[0] as string,
+    options,
+    printValueOnly: flags['print-value-only'] === true,
+    countOnly: flags['count-only'] === true,
+  };
+}
+
+/** PutCommand is a parsed `put`. */
+export interface PutCommand {
+  /** key is the key to write. */
+  readonly key: string;
+  /** value is the value, or undefined when it is to be read from stdin. */
+  readonly value: string | undefined;
+  /** options are KvClient.put options. */
+  readonly options: PutOptions;
+}
+
+/** putCommand turns `put` arguments and flags into a KvClient.put call, as etcdctl does. */
+export function putCommand(args: string[], flags: Flags): PutCommand {
+  const ignoreValue = flags['ignore-value'] === true;
+  if (args.length === 0 || args.length > 2 || (ignoreValue && args.length !== 1)) {
+    throw new UsageError(
+      ignoreValue
+        ? 'put command needs only 1 argument when --ignore-value is set'
+        : 'put command needs 1 argument and input from stdin or 2 arguments',
+    );
+  }
+  let lease: bigint | undefined;
+  if (typeof flags.lease === 'string') {
+    if (!/^[0-9a-fA-F]{1,16}$/.test(flags.lease)) {
+      throw new UsageError(`bad lease ID "${flags.lease}" (want a hex id)`);
+    }
+    lease = BigInt.asIntN(64, BigInt(`0x${flags.lease}`));
+  }
+  const options: PutOptions = {
+    ...(flags['prev-kv'] === true ? { prevKv: true } : {}),
+    ...(lease === undefined ? {} : { lease }),
+    ...(ignoreValue ? { ignoreValue: true } : {}),
+    ...(flags['ignore-lease'] === true ? { ignoreLease: true } : {}),
+  };
+  return { key: args[0] as string, value: ignoreValue ? '' : args[1], options };
+}
+
+/** DelCommand is a parsed `del`. */
+export interface DelCommand {
+  /** key is the first key. */
+  readonly key: string;
+  /** options are KvClient.delete options. */
+  readonly options: DeleteOptions;
+}
+
+/** delCommand turns `del` arguments and flags into a KvClient.delete call, as etcdctl does. */
+export function delCommand(args: string[], flags: Flags): DelCommand {
+  checkRange('del', args, flags);
+  const options: DeleteOptions = {
+    ...(flags.prefix === true ? { prefix: true } : {}),
+    ...(flags['from-key'] === true ? { fromKey: true } : {}),
+    ...(args[1] === undefined ? {} : { rangeEnd: args[1] }),
+    ...(flags['prev-kv'] === true ? { prevKv: true } : {}),
+  };
+  return { key: args[0] as string, options };
+}
+
+function parseOpLine(line: string): RequestOp {
+  const [name, ...rest] = splitArgs(line);
+  const kind = name === 'delete' ? 'del' : name;
+  if (kind !== 'get' && kind !== 'put' && kind !== 'del') {
+    throw new UsageError(`invalid txn request "${line}" (use get, put or del)`);
+  }
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      options: COMMANDS[kind]?.options ?? {},
+      strict: true,
+      allowPositionals: true,
+    });
+  } catch (error) {
+    throw new UsageError(
+      `invalid txn request "${line}": ${(error as Error).message.split('.')[0]}`,
+    );
+  }
+  const flags = parsed.values as Flags;
+  if (kind === 'get') {
+    const get = getCommand(parsed.positionals, flags);
+    return Op.get(get.key, get.options);
+  }
+  if (kind === 'put') {
+    const put = putCommand(parsed.positionals, flags);
+    if (put.value === undefined)
+      throw new UsageError(`put in a txn needs a key and a value: "${line}"`);
+    return Op.put(put.key, put.value, put.options);
+  }
+  const del = delCommand(parsed.positionals, flags);
+  return Op.delete(del.key, del.options);
+}
+
+const COMPARE_FIELDS: Record<string, CompareField> = {
+  ver: 'version',
+  version: 'version',
+  c: 'createRevision',
+  create: 'createRevision',
+  m: 'modRevision',
+  mod: 'modRevision',
+  val: 'value',
+  value: 'value',
+  lease: 'lease',
+};
+
+const QUOTED = String.raw`"(?:[^"\\]|\\.)*"`;
+const COMPARE_LINE = new RegExp(`^\\s*(\\w+)\\((${QUOTED})\\)\\s*(=|!=|>|<)\\s*(${QUOTED})\\s*$`);
+
+/**
+ * parseCompareLine reads one etcdctl txn guard: `value("key") = "v"`,
+ * `version("key") > "0"`, `mod("k") < "7"`, `create("k") = "0"`, `lease("k") = "0"`
+ * (short forms `ver`, `c`, `m`, `val` too). Numbers are decimal, quoted as etcdctl wants.
+ */
+export function parseCompareLine(line: string) {
+  const match = COMPARE_LINE.exec(line);
+  if (match === null) throw new UsageError(`malformed comparison: ${line}`);
+  const [, target, keyLiteral, operator, valueLiteral] = match as unknown as [
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
+  const field = COMPARE_FIELDS[target];
+  if (field === undefined)
+    throw new UsageError(`malformed comparison: ${line} (unknown target "${target}")`);
+  const key = unquoteGo(keyLiteral);
+  const value = unquoteGo(valueLiteral);
+  if (field === 'value') return compare(key, field, operator as CompareOperator, value);
+  const text = Buffer.from(value).toString('utf8');
+  if (!/^-?\d+$/.test(text))
+    throw new UsageError(`malformed comparison: ${line} ("${text}" is not an integer)`);
+  return compare(key, field, operator as CompareOperator, BigInt(text));
+}
+
+/**
+ * parseTxnText reads etcdctl's txn input: comparisons, a blank line, success
+ * operations, a blank line, failure operations (ending at a blank line or the end of
+ * input — etcdctl insists on the final blank line; raftkitctl accepts either).
+ */
+export function parseTxnText(text: string): TxnRequest {
+  const sections: string[][] = [[], [], []];
+  let section = 0;
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line === '') {
+      section++;
+      if (section > 2) break;
+      continue;
+    }
+    sections[section]?.push(line);
+  }
+  return {
+    compare: (sections[0] ?? []).map(parseCompareLine),
+    success: (sections[1] ?? []).map(parseOpLine),
+    failure: (sections[2] ?? []).map(parseOpLine),
+  };
+}

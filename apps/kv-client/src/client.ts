@@ -1,0 +1,354 @@
+import { randomUUID } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import {
+  CLUSTER_SERVICE,
+  type CompactionResponse,
+  type DeleteRangeResponse,
+  KV_SERVICE,
+  MAINTENANCE_SERVICE,
+  type MemberListResponse,
+  type PutResponse,
+  type RangeResponse,
+  type StatusResponse,
+  type TxnRequest,
+  type TxnResponse,
+} from '@raftkit/rpc/etcd';
+import type { KeyInput } from './bytes.js';
+import { type Endpoint, parseEndpoint } from './endpoints.js';
+import { KvClientError } from './errors.js';
+import {
+  type DeleteOptions,
+  deleteRequest,
+  type GetOptions,
+  type IntInput,
+  isWriteOp,
+  type PutOptions,
+  putRequest,
+  rangeRequest,
+  toInt64,
+} from './ops.js';
+import { backoffMs, classifyFailure, decideRetry, type RetryClass } from './retry.js';
+import { TxnBuilder } from './txn.js';
+
+/** REQUEST_ID_HEADER is the gRPC metadata key carrying a write's request id; raftkit servers deduplicate on it. */
+export const REQUEST_ID_HEADER = 'raftkit-request-id';
+
+/**
+ * RAFTKIT_SERVER_HEADER is the response metadata key by which a raftkit server says it
+ * deduplicates request ids; once seen on an endpoint, writes to it are retried safely.
+ */
+export const RAFTKIT_SERVER_HEADER = 'raftkit-server';
+
+/** TlsOptions configure TLS to the endpoints (PEM contents, not file names). */
+export interface TlsOptions {
+  /** ca verifies the server's certificate (default: the system roots). */
+  readonly ca?: string | Uint8Array;
+  /** cert is the client certificate for mutual TLS. */
+  readonly cert?: string | Uint8Array;
+  /** key is the client certificate's private key. */
+  readonly key?: string | Uint8Array;
+  /** serverName overrides the name checked against the server certificate. */
+  readonly serverName?: string;
+  /** insecureSkipVerify skips certificate verification (testing only). */
+  readonly insecureSkipVerify?: boolean;
+}
+
+/** KvClientOptions configure a KvClient. */
+export interface KvClientOptions {
+  /** endpoints are `host:port` or `http(s)://host:port` client URLs of the members. */
+  readonly endpoints: readonly string[];
+  /** dialTimeoutMs bounds connecting to one endpoint. Default 2000 (etcdctl's). */
+  readonly dialTimeoutMs?: number;
+  /** requestTimeoutMs bounds one call, retries included (plus one dial). Default 5000. */
+  readonly requestTimeoutMs?: number;
+  /** retries is how many times a failed call may be retried. Default 3. */
+  readonly retries?: number;
+  /** tls enables TLS for every endpoint (`https://` endpoints use TLS regardless). */
+  readonly tls?: TlsOptions;
+  /**
+   * raftkitServer says whether the endpoints deduplicate `raftkit-request-id`: `true`
+   * trusts that for all, `false` never does, unset (default) learns it per endpoint from
+   * the `raftkit-server` response header. It decides whether a write that may have
+   * been applied is retried.
+   */
+  readonly raftkitServer?: boolean;
+}
+
+interface Connection {
+  readonly endpoint: Endpoint;
+  readonly client: grpc.Client;
+  raftkit: boolean;
+}
+
+interface CallPolicy {
+  readonly idempotent: boolean;
+  readonly pinned?: Connection;
+}
+
+type Method<Req, Res> = grpc.MethodDefinition<Req, Res>;
+
+// grpc-js's connection messages carry noise ("Error: " twice, an empty resolution note).
+function tidyConnectionMessage(text: string): string {
+  return text.replace(/Last error: Error: /, 'Last error: ').replace(/\.? Resolution note: ?$/, '');
+}
+
+// Errors raised before anything was sent (dial timeout), so any request may be retried.
+const notSent = new WeakSet<KvClientError>();
+
+function sleep(ms: number): Promise<void> {
+  return ms <= 0 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function toBuffer(value: string | Uint8Array | undefined): Buffer | null {
+  if (value === undefined) return null;
+  return typeof value === 'string' ? Buffer.from(value) : Buffer.from(value);
+}
+
+/**
+ * KvClient is a typed client of the etcd v3 KV, Cluster and Maintenance APIs, for
+ * raftkit kv-server and stock etcd alike. It fails over between endpoints, bounds every
+ * call with a deadline, retries reads, and retries writes only when that cannot apply
+ * them twice: when the request provably never left, or when the server deduplicates
+ * the request id every write carries in the `raftkit-request-id` header.
+ */
+export class KvClient {
+  readonly #connections: Connection[];
+  readonly #extra = new Map<string, Connection>();
+  readonly #dialTimeoutMs: number;
+  readonly #requestTimeoutMs: number;
+  readonly #retries: number;
+  readonly #options: KvClientOptions;
+  #current = 0;
+  #closed = false;
+
+  constructor(options: KvClientOptions) {
+    if (options.endpoints.length === 0) throw new TypeError('KvClient needs at least one endpoint');
+    this.#options = options;
+    this.#dialTimeoutMs = options.dialTimeoutMs ?? 2000;
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? 5000;
+    this.#retries = options.retries ?? 3;
+    this.#connections = options.endpoints.map((text) => this.#connect(parseEndpoint(text)));
+  }
+
+  /** endpoints lists the configured endpoints as given. */
+  get endpoints(): string[] {
+    return this.#connections.map((connection) => connection.endpoint.text);
+  }
+
+  /** put writes one key (KV.Put). */
+  put(key: KeyInput, value: KeyInput, options: PutOptions = {}): Promise<PutResponse> {
+    return this.#unary(KV_SERVICE.put, putRequest(key, value, options), { idempotent: false });
+  }
+
+  /** get reads one key or a range (KV.Range); linearizable unless `serializable`. */
+  get(key: KeyInput, options: GetOptions = {}): Promise<RangeResponse> {
+    return this.#unary(KV_SERVICE.range, rangeRequest(key, options), { idempotent: true });
+  }
+
+  /** delete removes one key or a range (KV.DeleteRange). */
+  delete(key: KeyInput, options: DeleteOptions = {}): Promise<DeleteRangeResponse> {
+    return this.#unary(KV_SERVICE.deleteRange, deleteRequest(key, options), { idempotent: false });
+  }
+
+  /** txn starts a transaction builder; `commit()` (or `await`) sends it (KV.Txn). */
+  txn(): TxnBuilder {
+    return new TxnBuilder((request) => this.txnRequest(request));
+  }
+
+  /** txnRequest sends a prepared TxnRequest; a transaction without writes is retried like a read. */
+  txnRequest(request: TxnRequest): Promise<TxnResponse> {
+    const writes = [...(request.success ?? []), ...(request.failure ?? [])].some(isWriteOp);
+    return this.#unary(KV_SERVICE.txn, request, { idempotent: !writes });
+  }
+
+  /** compact discards history before `revision` (KV.Compact); `physical` waits until it is on disk. */
+  compact(revision: IntInput, options: { physical?: boolean } = {}): Promise<CompactionResponse> {
+    const request = {
+      revision: toInt64(revision, 'revision'),
+      physical: options.physical === true,
+    };
+    // Compacting twice to the same revision changes nothing more, so it is retried.
+    return this.#unary(KV_SERVICE.compact, request, { idempotent: true });
+  }
+
+  /** memberList lists the cluster's members (Cluster.MemberList). */
+  memberList(options: { linearizable?: boolean } = {}): Promise<MemberListResponse> {
+    const request = options.linearizable === true ? { linearizable: true } : {};
+    return this.#unary(CLUSTER_SERVICE.memberList, request, { idempotent: true });
+  }
+
+  /** status asks one endpoint (not necessarily a configured one) for its status (Maintenance.Status). */
+  status(endpoint: string): Promise<StatusResponse> {
+    const parsed = parseEndpoint(endpoint);
+    let connection =
+      this.#connections.find((c) => c.endpoint.target === parsed.target) ??
+      this.#extra.get(parsed.target);
+    if (connection === undefined) {
+      connection = this.#connect(parsed);
+      this.#extra.set(parsed.target, connection);
+    }
+    return this.#unary(MAINTENANCE_SERVICE.status, {}, { idempotent: true, pinned: connection });
+  }
+
+  /** close releases every connection; calls made afterwards fail. */
+  close(): void {
+    this.#closed = true;
+    for (const connection of [...this.#connections, ...this.#extra.values()]) {
+      connection.client.close();
+    }
+  }
+
+  #connect(endpoint: Endpoint): Connection {
+    const tls = this.#options.tls;
+    const channelOptions: grpc.ChannelOptions = {
+      // etcd's own client accepts responses of any size; grpc-js's default is 4 MiB.
+      'grpc.max_receive_message_length': -1,
+      'grpc.keepalive_time_ms': 10_000,
+      'grpc.keepalive_timeout_ms': 6_000,
+      'grpc.keepalive_permit_without_calls': 1,
+    };
+    let credentials = grpc.credentials.createInsecure();
+    if (tls !== undefined || endpoint.secure) {
+      credentials = grpc.credentials.createSsl(
+        toBuffer(tls?.ca),
+        toBuffer(tls?.key),
+        toBuffer(tls?.cert),
+        tls?.insecureSkipVerify === true ? { rejectUnauthorized: false } : {},
+      );
+      if (tls?.serverName !== undefined) {
+        channelOptions['grpc.ssl_target_name_override'] = tls.serverName;
+        channelOptions['grpc.default_authority'] = tls.serverName;
+      }
+    }
+    return {
+      endpoint,
+      client: new grpc.Client(endpoint.target, credentials, channelOptions),
+      raftkit: this.#options.raftkitServer === true,
+    };
+  }
+
+  #deduplicates(connection: Connection): boolean {
+    if (this.#options.raftkitServer !== undefined) return this.#options.raftkitServer;
+    return connection.raftkit;
+  }
+
+  async #unary<Req, Res>(method: Method<Req, Res>, request: Req, policy: CallPolicy): Promise<Res> {
+    if (this.#closed) throw new KvClientError(grpc.status.CANCELLED, 'client is closed');
+    const deadline = Date.now() + this.#dialTimeoutMs + this.#requestTimeoutMs;
+    const requestId = policy.idempotent ? undefined : randomUUID();
+    const count = policy.pinned === undefined ? this.#connections.length : 1;
+    const failures: string[] = [];
+    for (let attempt = 1; ; attempt++) {
+      const connection = policy.pinned ?? (this.#connections[this.#current] as Connection);
+      let kind: RetryClass;
+      let error: KvClientError;
+      try {
+        const sent = await this.#dial(connection, deadline);
+        if (sent !== undefined) throw sent;
+        return await this.#call(connection, method, request, requestId, deadline);
+      } catch (caught) {
+        error =
+          caught instanceof KvClientError
+            ? caught
+            : new KvClientError(grpc.status.UNKNOWN, String(caught), { cause: caught });
+        kind = notSent.has(error) ? 'not-sent' : classifyFailure(error.code, error.details);
+      }
+      failures.push(`${connection.endpoint.text}: ${error.details}`);
+      const decision = decideRetry(kind, {
+        idempotent: policy.idempotent,
+        deduplicated: requestId !== undefined && this.#deduplicates(connection),
+      });
+      const remaining = deadline - Date.now();
+      if (!decision.retry || attempt > this.#retries || remaining <= 0) {
+        throw this.#finalError(error, connection, attempt, kind, failures);
+      }
+      if (decision.nextEndpoint && policy.pinned === undefined) {
+        this.#current = (this.#current + 1) % this.#connections.length;
+      }
+      await sleep(Math.min(backoffMs(attempt, count), remaining));
+    }
+  }
+
+  #finalError(
+    error: KvClientError,
+    connection: Connection,
+    attempts: number,
+    kind: RetryClass,
+    failures: string[],
+  ): KvClientError {
+    const unreachable = kind === 'not-sent' && error.code === grpc.status.UNAVAILABLE;
+    const distinct = [...new Set(failures.map(tidyConnectionMessage))];
+    const message = unreachable
+      ? `cannot reach ${distinct.length > 1 ? 'any endpoint' : 'the endpoint'} (${distinct.join('; ')})`
+      : error.details;
+    const final = new KvClientError(error.code, error.details, {
+      endpoint: connection.endpoint.text,
+      attempts,
+      message,
+      cause: error.cause ?? error,
+    });
+    if (kind === 'not-sent') notSent.add(final);
+    return final;
+  }
+
+  /** Waits until the channel has connected or failed; undefined means "go ahead and call". */
+  async #dial(connection: Connection, deadline: number): Promise<KvClientError | undefined> {
+    const channel = connection.client.getChannel();
+    const dialDeadline = Math.min(deadline, Date.now() + this.#dialTimeoutMs);
+    let state = channel.getConnectivityState(true);
+    while (state === grpc.connectivityState.IDLE || state === grpc.connectivityState.CONNECTING) {
+      if (Date.now() >= dialDeadline) {
+        const error = new KvClientError(
+          grpc.status.UNAVAILABLE,
+          `no connection within the dial timeout (${this.#dialTimeoutMs} ms)`,
+          { endpoint: connection.endpoint.text },
+        );
+        notSent.add(error);
+        return error;
+      }
+      const from = state;
+      await new Promise<void>((resolve) =>
+        channel.watchConnectivityState(from, dialDeadline, () => resolve()),
+      );
+      state = channel.getConnectivityState(true);
+    }
+    // READY: call. TRANSIENT_FAILURE: call anyway — grpc-js then fails at once with
+    // UNAVAILABLE "No connection established. Last error: …", which names the cause.
+    return undefined;
+  }
+
+  #call<Req, Res>(
+    connection: Connection,
+    method: Method<Req, Res>,
+    request: Req,
+    requestId: string | undefined,
+    deadline: number,
+  ): Promise<Res> {
+    const metadata = new grpc.Metadata();
+    if (requestId !== undefined) metadata.set(REQUEST_ID_HEADER, requestId);
+    const noteServer = (received: grpc.Metadata | undefined): void => {
+      if (received !== undefined && received.get(RAFTKIT_SERVER_HEADER).length > 0) {
+        connection.raftkit = true;
+      }
+    };
+    return new Promise<Res>((resolve, reject) => {
+      const call = connection.client.makeUnaryRequest<Req, Res>(
+        method.path,
+        method.requestSerialize,
+        method.responseDeserialize,
+        request,
+        metadata,
+        { deadline: new Date(deadline) },
+        (error, response) => {
+          if (error) {
+            noteServer(error.metadata);
+            reject(KvClientError.fromServiceError(error, connection.endpoint.text, 1));
+          } else {
+            resolve(response as Res);
+          }
+        },
+      );
+      call.on('metadata', noteServer);
+    });
+  }
+}

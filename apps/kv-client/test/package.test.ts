@@ -1,8 +1,0 @@
-import { describe, expect, it } from 'vitest';
-import { packageName } from '../src/index.js';
-
-describe('@raftkit/kv-client', () => {
-  it('exports its name', () => {
-    expect(packageName).toBe('@raftkit/kv-client');
-  });
-});
