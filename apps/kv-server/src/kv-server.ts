@@ -12,7 +12,7 @@ import { IntervalTicker, realClock } from '@raftkit/timer';
 import { toEtcdError } from './etcd-errors.js';
 import type { HeaderSource } from './etcd-mapping.js';
 import { encodeKvCommand } from './kv-command.js';
-import { createKvService, kvServiceDefinition } from './kv-service.js';
+import { createKvService, kvServiceDefinition, withServerHeader } from './kv-service.js';
 import { type KvResult, KvStateMachine } from './kv-state-machine.js';
 import type { ServerLogger } from './logger.js';
 import { ServerMetrics, startMetricsServer } from './metrics.js';
@@ -117,15 +117,18 @@ export class KvServer {
     });
     server.addService(
       kvServiceDefinition(),
-      createKvService({
-        node: this.host.node,
-        stateMachine: this.stateMachine,
-        header: this.header,
-        maxRequestBytes: this.config.maxRequestBytes,
-        maxTxnOps: this.config.maxTxnOps,
-        observe: (method, code, seconds) =>
-          this.metrics.requestDuration.observe({ method, code: String(code) }, seconds),
-      }),
+      withServerHeader(
+        createKvService({
+          node: this.host.node,
+          stateMachine: this.stateMachine,
+          header: this.header,
+          maxRequestBytes: this.config.maxRequestBytes,
+          maxTxnOps: this.config.maxTxnOps,
+          observe: (method, code, seconds) =>
+            this.metrics.requestDuration.observe({ method, code: String(code) }, seconds),
+        }),
+        SERVER_VERSION,
+      ),
     );
     server.addService(CLUSTER_SERVICE, this.clusterService());
     server.addService(MAINTENANCE_SERVICE, this.maintenanceService());
@@ -327,13 +330,18 @@ export class KvServer {
  */
 async function clientCredentials(config: ServerConfig): Promise<grpc.ServerCredentials> {
   const tls = config.clientTls;
-  if (tls.certFile === undefined || tls.keyFile === undefined) return grpc.ServerCredentials.createInsecure();
+  if (tls.certFile === undefined || tls.keyFile === undefined)
+    return grpc.ServerCredentials.createInsecure();
   const [cert, key, ca] = await Promise.all([
     readFile(tls.certFile),
     readFile(tls.keyFile),
     tls.trustedCaFile === undefined ? Promise.resolve(null) : readFile(tls.trustedCaFile),
   ]);
-  return grpc.ServerCredentials.createSsl(ca, [{ cert_chain: cert, private_key: key }], tls.clientCertAuth);
+  return grpc.ServerCredentials.createSsl(
+    ca,
+    [{ cert_chain: cert, private_key: key }],
+    tls.clientCertAuth,
+  );
 }
 
 /** timedStore wraps a LogStore so every save is timed into the fsync histogram. */

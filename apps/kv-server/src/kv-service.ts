@@ -1,9 +1,10 @@
-import type {
-  MethodDefinition,
-  ServerUnaryCall,
-  ServiceDefinition,
-  sendUnaryData,
-  UntypedServiceImplementation,
+import {
+  Metadata,
+  type MethodDefinition,
+  type ServerUnaryCall,
+  type ServiceDefinition,
+  type sendUnaryData,
+  type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import type { RaftNode } from '@raftkit/core';
 import type * as pb from '@raftkit/rpc/etcd';
@@ -27,6 +28,32 @@ import * as mvcc from './mvcc/index.js';
 
 /** REQUEST_ID_HEADER is the gRPC metadata key of raftkit's exactly-once request id. */
 export const REQUEST_ID_HEADER = 'raftkit-request-id';
+
+/**
+ * RAFTKIT_SERVER_HEADER is the response metadata key by which a raftkit server tells
+ * clients that it deduplicates request ids, so a write may be retried safely.
+ */
+export const RAFTKIT_SERVER_HEADER = 'raftkit-server';
+
+/** withServerHeader wraps unary handlers so every response announces raftkit. */
+export function withServerHeader(
+  handlers: UntypedServiceImplementation,
+  version: string,
+): UntypedServiceImplementation {
+  const wrapped: UntypedServiceImplementation = {};
+  for (const [name, handler] of Object.entries(handlers)) {
+    wrapped[name] = ((
+      call: ServerUnaryCall<unknown, unknown>,
+      callback: sendUnaryData<unknown>,
+    ) => {
+      const metadata = new Metadata();
+      metadata.set(RAFTKIT_SERVER_HEADER, version);
+      call.sendMetadata(metadata);
+      (handler as (call: unknown, callback: unknown) => void)(call, callback);
+    }) as UntypedServiceImplementation[string];
+  }
+  return wrapped;
+}
 
 /** RawRequest is a write request as received: its exact bytes and its decoded form. */
 interface RawRequest<T> {
