@@ -61,4 +61,11 @@ export interface LogStore {
    * index and covered by a snapshot or at least by state the application keeps.
    */
   compact(index: number): Promise<void>;
+  /**
+   * createSnapshot records `data`, an image of the state machine with every entry through
+   * `index` applied (`index` ≤ the applied index and still in the log), with the
+   * membership at that point. Entries stay until `compact`. Resolves once durable. A
+   * snapshot at or below the stored one is refused with SnapshotOutOfDateError.
+   */
+  createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<unknown>;
 }

@@ -86,7 +86,16 @@ export class MemoryLogStore implements LogStore {
    * createSnapshot records a snapshot of state applied through `index` (which must be in
    * the log) with the given membership and data; entries are kept until `compact`.
    */
-  createSnapshot(index: number, confState: ConfState, data: Uint8Array): Snapshot {
+  createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot> {
+    try {
+      return Promise.resolve(this.createSnapshotSync(index, confState, data));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** createSnapshotSync does what `createSnapshot` does, synchronously. */
+  createSnapshotSync(index: number, confState: ConfState, data: Uint8Array): Snapshot {
     if (index <= this.snapshotValue.metadata.index) {
       throw new SnapshotOutOfDateError(index, this.snapshotValue.metadata.index);
     }

@@ -16,7 +16,7 @@ import type { SnapshotStatus, Status } from './raw-node.js';
 import { RawNode } from './raw-node.js';
 import { contextKey } from './read-only.js';
 import type { Ready } from './ready.js';
-import type { Entry, NodeId, SoftState } from './types.js';
+import type { Entry, NodeId, Snapshot, SoftState } from './types.js';
 import { NONE } from './types.js';
 
 /** RaftNodeOptions are the ports and settings a RaftNode runs over. */
@@ -35,6 +35,13 @@ export interface RaftNodeOptions<Result> {
   readonly onSoftState?: (softState: SoftState) => void;
   /** Called when the node stops because of a fatal error (failed save, failing state machine). */
   readonly onFatal?: (error: unknown) => void;
+  /**
+   * When to snapshot (needs `StateMachine.snapshot`): after `everyEntries` applied
+   * entries, the state machine's image is saved with `LogStore.createSnapshot` and the
+   * log is compacted, keeping the last `keepEntries` entries so slightly-behind
+   * followers catch up from the log. Off by default.
+   */
+  readonly snapshot?: { readonly everyEntries: number; readonly keepEntries: number };
   readonly logger?: Logger;
 }
 
@@ -93,15 +100,28 @@ export class RaftNode<Result = unknown> {
   private loopDone: Promise<void> = Promise.resolve();
   private softState: SoftState;
   private appliedIndex: number;
+  private pendingRestore: Snapshot | undefined;
+  private snapshotIndex: number;
+  private snapshotting: Promise<void> | undefined;
 
   constructor(options: RaftNodeOptions<Result>) {
     this.options = options;
     this.logger = options.logger ?? options.config.logger ?? SILENT_LOGGER;
-    this.raw = new RawNode({ ...options.config, logger: this.logger }, options.store);
+    // A stored snapshot is restored into the state machine before anything after it is
+    // applied; raft must then start applying right after it.
+    const stored = options.store.snapshot();
+    const durableApplied = options.config.applied ?? 0;
+    this.pendingRestore = stored.metadata.index > durableApplied ? stored : undefined;
+    const applied = Math.max(durableApplied, this.pendingRestore?.metadata.index ?? 0);
+    this.raw = new RawNode({ ...options.config, applied, logger: this.logger }, options.store);
     this.id = this.raw.raft.id;
     this.timeoutTicks = options.requestTimeoutTicks ?? 5 * this.raw.raft.config.electionTicks;
     this.softState = this.raw.raft.softState();
     this.appliedIndex = this.raw.raft.raftLog.applied;
+    this.snapshotIndex = this.raw.raft.raftLog.firstIndex() - 1;
+    if (options.snapshot !== undefined && options.stateMachine.snapshot === undefined) {
+      throw new RaftError('NO_SNAPSHOT', 'a snapshot policy needs a state machine with snapshot()');
+    }
   }
 
   /** start begins ticking. Messages may be stepped before it; they are processed at once. */
@@ -118,6 +138,7 @@ export class RaftNode<Result = unknown> {
     this.stopped = true;
     this.options.ticker.stop();
     await this.loopDone;
+    await this.snapshotting?.catch(() => undefined);
     this.failAll(new NodeStoppedError());
   }
 
@@ -253,6 +274,7 @@ export class RaftNode<Result = unknown> {
     if (this.running || this.stopped) return;
     this.running = true;
     try {
+      if (this.pendingRestore !== undefined) await this.restoreAtStart(this.pendingRestore);
       for (;;) {
         this.flushProposals();
         this.flushReads();
@@ -265,6 +287,62 @@ export class RaftNode<Result = unknown> {
     } finally {
       this.running = false;
     }
+  }
+
+  /**
+   * restoreAtStart loads the stored snapshot into the state machine before any entry
+   * after it is applied (unless the state machine is durable and already past it).
+   */
+  private async restoreAtStart(snapshot: Snapshot): Promise<void> {
+    this.pendingRestore = undefined;
+    const index = snapshot.metadata.index;
+    if (this.options.stateMachine.restore === undefined) {
+      throw new RaftError(
+        'NO_RESTORE',
+        'the store holds a snapshot but the state machine cannot restore one',
+      );
+    }
+    await this.options.stateMachine.restore(snapshot);
+    this.appliedIndex = index;
+    this.logger.info('state machine restored from the stored snapshot', {
+      index,
+      term: snapshot.metadata.term,
+    });
+  }
+
+  /**
+   * maybeSnapshot takes the state machine's image now (the loop is paused, so it is
+   * exactly the state at the applied index), then writes it and compacts the log in the
+   * background; the store orders those writes after earlier saves.
+   */
+  private async maybeSnapshot(): Promise<void> {
+    const policy = this.options.snapshot;
+    const snapshotOf = this.options.stateMachine.snapshot;
+    if (policy === undefined || snapshotOf === undefined || this.snapshotting !== undefined) return;
+    if (this.appliedIndex - this.snapshotIndex < policy.everyEntries) return;
+    const index = this.appliedIndex;
+    const confState = this.raw.status().confState;
+    const data = await snapshotOf.call(this.options.stateMachine);
+    const store = this.options.store;
+    this.snapshotting = (async () => {
+      await store.createSnapshot(index, confState, data);
+      this.snapshotIndex = index;
+      const compactTo = index - policy.keepEntries;
+      if (compactTo > store.firstIndex() - 1) await store.compact(compactTo);
+      this.logger.info('snapshot taken', {
+        index,
+        bytes: data.length,
+        compactedTo: Math.max(0, compactTo),
+      });
+    })().then(
+      () => {
+        this.snapshotting = undefined;
+      },
+      (error: unknown) => {
+        this.snapshotting = undefined;
+        this.fail(error);
+      },
+    );
   }
 
   private flushProposals(): void {
@@ -334,8 +412,12 @@ export class RaftNode<Result = unknown> {
       }
       await this.options.stateMachine.restore(ready.snapshot);
       this.appliedIndex = ready.snapshot.metadata.index;
+      this.snapshotIndex = Math.max(this.snapshotIndex, ready.snapshot.metadata.index);
     }
-    if (ready.committedEntries.length > 0) await this.apply(ready.committedEntries);
+    if (ready.committedEntries.length > 0) {
+      await this.apply(ready.committedEntries);
+      await this.maybeSnapshot();
+    }
     for (const readState of ready.readStates) {
       const batch = this.readBatches.get(contextKey(readState.context));
       if (batch !== undefined) batch.index = readState.index;

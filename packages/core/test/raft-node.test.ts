@@ -39,9 +39,17 @@ class HandTicker implements Ticker {
 
 /** A state machine that appends commands to a list and returns the new length. */
 class ListMachine implements StateMachine<number> {
-  readonly commands: string[] = [];
+  commands: string[] = [];
+  restores = 0;
   apply(entries: readonly Entry[]): number[] {
     return entries.map((entry) => this.commands.push(decode(entry.data)));
+  }
+  snapshot(): Uint8Array {
+    return text(this.commands.join('\n'));
+  }
+  restore(snapshot: { data: Uint8Array }): void {
+    this.restores++;
+    this.commands = snapshot.data.length === 0 ? [] : decode(snapshot.data).split('\n');
   }
 }
 
@@ -73,7 +81,11 @@ interface TestCluster {
 
 const clusters: TestCluster[] = [];
 
-function createCluster(size: number, saveDelay = 0): TestCluster {
+function createCluster(
+  size: number,
+  saveDelay = 0,
+  snapshot?: { everyEntries: number; keepEntries: number },
+): TestCluster {
   const ids = Array.from({ length: size }, (_, i) => i + 1);
   const network = new LoopbackNetwork();
   const cluster: TestCluster = { network, nodes: [], tickers: [], machines: [], stores: [] };
@@ -98,6 +110,7 @@ function createCluster(size: number, saveDelay = 0): TestCluster {
       stateMachine: machine,
       transport: network.transport(id),
       ticker,
+      ...(snapshot !== undefined ? { snapshot } : {}),
     });
     network.nodes.set(id, node);
     cluster.nodes.push(node);
@@ -143,6 +156,83 @@ afterEach(async () => {
   for (const cluster of clusters.splice(0)) {
     await Promise.all(cluster.nodes.map((node) => node.stop()));
   }
+});
+
+describe('RaftNode snapshots', () => {
+  it('snapshots and compacts by policy, and catches a cut-off follower up by InstallSnapshot', async () => {
+    const cluster = createCluster(3, 0, { everyEntries: 10, keepEntries: 2 });
+    const leader = await electLeader(cluster);
+    const lagging = cluster.nodes.find((node) => node !== leader)!;
+    cluster.network.cut.add(lagging.id);
+    for (let i = 0; i < 40; i++) await leader.propose(text(`v${i}`));
+    await tickAll(cluster, 2);
+    const leaderStore = cluster.stores[leader.id - 1]!;
+    expect(leaderStore.snapshot().metadata.index).toBeGreaterThanOrEqual(30);
+    expect(leaderStore.firstIndex()).toBeGreaterThan(20);
+    cluster.network.cut.delete(lagging.id);
+    const expected = Array.from({ length: 40 }, (_, i) => `v${i}`);
+    for (let round = 0; round < 100; round++) {
+      if (cluster.machines[lagging.id - 1]!.commands.length === 40) break;
+      await tickAll(cluster, 1);
+    }
+    expect(cluster.machines[lagging.id - 1]!.commands).toEqual(expected);
+    expect(cluster.machines[lagging.id - 1]!.restores).toBe(1);
+  });
+
+  it('restores the state machine from the stored snapshot on restart', async () => {
+    const store = new MemoryLogStore({
+      voters: [1],
+      learners: [],
+      votersOutgoing: [],
+      learnersNext: [],
+      autoLeave: false,
+    });
+    const start = (machine: ListMachine, ticker: HandTicker) => {
+      const node = new RaftNode<number>({
+        config: {
+          id: 1,
+          peers: [1],
+          electionTicks: 10,
+          heartbeatTicks: 1,
+          random: seededRandom(1),
+        },
+        store,
+        stateMachine: machine,
+        transport: { send() {} },
+        ticker,
+        snapshot: { everyEntries: 5, keepEntries: 1 },
+      });
+      node.start();
+      return node;
+    };
+    const firstTicker = new HandTicker();
+    const first = start(new ListMachine(), firstTicker);
+    for (let i = 0; i < 25 && !first.isLeader(); i++) {
+      firstTicker.tick();
+      await settle();
+    }
+    for (let i = 0; i < 12; i++) await first.propose(text(`c${i}`));
+    await settle();
+    await first.stop();
+    expect(store.snapshot().metadata.index).toBeGreaterThanOrEqual(10);
+
+    const machine = new ListMachine();
+    const ticker = new HandTicker();
+    const second = start(machine, ticker);
+    clusters.push({
+      network: new LoopbackNetwork(),
+      nodes: [second],
+      tickers: [ticker],
+      machines: [machine],
+      stores: [store],
+    });
+    for (let i = 0; i < 25 && machine.commands.length < 12; i++) {
+      ticker.tick();
+      await settle();
+    }
+    expect(machine.restores).toBe(1);
+    expect(machine.commands).toEqual(Array.from({ length: 12 }, (_, i) => `c${i}`));
+  });
 });
 
 describe('RaftNode (the Ready-loop driver)', () => {

@@ -14,6 +14,11 @@ export interface SafetyViolation {
   readonly detail: string;
 }
 
+/** chainHash extends a chained hash of a log prefix by one entry digest. */
+export function chainHash(previous: number, digest: number): number {
+  return (Math.imul(previous, 31) + digest) >>> 0;
+}
+
 /** entryDigest is a content hash of an entry (term, index, type, data), FNV-1a 32-bit. */
 export function entryDigest(entry: Entry): number {
   let hash = 0x811c9dc5;
@@ -53,6 +58,8 @@ export class SafetyChecker {
   private readonly leaderOfTerm = new Map<number, NodeId>();
   /** Committed (applied somewhere) entries by index: digest and term. */
   private readonly committed: { digest: number; term: number }[] = [];
+  /** committedChain[i] is the chained hash of committed entries 1..i (0 at index 0). */
+  private readonly committedChain: number[] = [0];
   private readonly knownLeaderTerm = new Map<NodeId, number>();
 
   private fail(property: SafetyViolation['property'], detail: string): void {
@@ -122,6 +129,9 @@ export class SafetyChecker {
           return;
         }
         this.committed.push({ digest, term: entry.term });
+        this.committedChain.push(
+          chainHash(this.committedChain[this.committedChain.length - 1]!, digest),
+        );
       } else if (known.digest !== digest) {
         this.fail(
           'StateMachineSafety',
@@ -154,6 +164,31 @@ export class SafetyChecker {
           );
         }
       }
+    }
+  }
+
+  /** committedChainAt returns the chained hash of committed entries 1..index, if known. */
+  committedChainAt(index: number): number | undefined {
+    return this.committedChain[index];
+  }
+
+  /**
+   * checkSnapshot checks that a snapshot a node installed or took at `index` holds the
+   * state of exactly the committed entries 1..index (State Machine Safety across
+   * snapshots).
+   */
+  checkSnapshot(id: NodeId, index: number, chain: number): void {
+    const expected = this.committedChain[index];
+    if (expected === undefined) {
+      this.fail(
+        'StateMachineSafety',
+        `node ${id} holds a snapshot at ${index}, beyond anything known committed`,
+      );
+    } else if (expected !== chain) {
+      this.fail(
+        'StateMachineSafety',
+        `node ${id} holds a snapshot at ${index} whose state differs from the committed log`,
+      );
     }
   }
 

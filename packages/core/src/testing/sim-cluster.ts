@@ -12,7 +12,7 @@ import type { Ready } from '../ready.js';
 import type { Entry, NodeId } from '../types.js';
 import { EMPTY_DATA } from '../types.js';
 import type { SafetyViolation } from './safety-checker.js';
-import { entryDigest, SafetyChecker } from './safety-checker.js';
+import { chainHash, entryDigest, SafetyChecker } from './safety-checker.js';
 import type { NetworkFaults } from './simulated-network.js';
 import { RELIABLE_NETWORK, SimulatedNetwork } from './simulated-network.js';
 
@@ -44,6 +44,13 @@ export interface SimClusterOptions {
    * Ready is handled to completion at once.
    */
   readonly asyncPersist?: boolean;
+  /**
+   * Snapshot and compact like an application would: after `everyEntries` applied
+   * entries a node snapshots its state machine (the chained hash of what it applied)
+   * and compacts its log, keeping `keepEntries`. Followers too far behind are then
+   * caught up by MsgSnap. Default: never.
+   */
+  readonly snapshot?: { readonly everyEntries: number; readonly keepEntries: number };
 }
 
 /** SimNodeState is one simulated node: its store (its "disk") and, while up, its RawNode. */
@@ -51,9 +58,13 @@ export interface SimNodeState {
   readonly id: NodeId;
   store: LogStore;
   raw: RawNode | undefined;
-  /** The state machine: every applied entry, in order, since the last (re)start. */
+  /** The state machine: every applied entry, in order, since the last (re)start or snapshot. */
   applied: Entry[];
   appliedIndex: number;
+  /** The state machine's state: the chained hash of every entry applied (snapshots included). */
+  stateChain: number;
+  /** Index of this node's latest snapshot. */
+  snapshotIndex: number;
   crashDuringNextReady: boolean;
   /** With asyncPersist: the Ready whose save is in flight. */
   outstanding: Ready | undefined;
@@ -134,6 +145,8 @@ export class SimCluster {
         raw: undefined,
         applied: [],
         appliedIndex: 0,
+        stateChain: 0,
+        snapshotIndex: 0,
         crashDuringNextReady: false,
         outstanding: undefined,
         prefixEntries: [],
@@ -158,11 +171,17 @@ export class SimCluster {
           (this.options.seed * 31 + id * 7919 + this.restartCounter * 104729) >>> 0,
         ),
         logger: this.options.logger ?? SILENT_LOGGER,
+        // The state machine restarts from the stored snapshot: apply after it.
+        applied: node.store.snapshot().metadata.index,
       },
       node.store,
     );
     node.applied = [];
-    node.appliedIndex = node.store.firstIndex() - 1;
+    // The state machine is rebuilt from the stored snapshot (if any), then the log.
+    const snapshot = node.store.snapshot();
+    node.appliedIndex = snapshot.metadata.index;
+    node.stateChain = snapshot.metadata.index === 0 ? 0 : decodeChain(snapshot.data);
+    node.snapshotIndex = snapshot.metadata.index;
     node.crashDuringNextReady = false;
     node.outstanding = undefined;
   }
@@ -237,7 +256,20 @@ export class SimCluster {
     await this.save(node, ready);
     this.network.send(ready.persistedMessages);
     this.apply(node, ready);
-    node.raw!.advance(ready);
+    const raw = node.raw!;
+    raw.advance(ready);
+    await this.maybeSnapshot(node, raw);
+  }
+
+  private async maybeSnapshot(node: SimNodeState, raw: RawNode): Promise<void> {
+    const policy = this.options.snapshot;
+    if (policy === undefined || node.appliedIndex - node.snapshotIndex < policy.everyEntries)
+      return;
+    const index = node.appliedIndex;
+    await node.store.createSnapshot(index, raw.status().confState, encodeChain(node.stateChain));
+    node.snapshotIndex = index;
+    const compactTo = index - policy.keepEntries;
+    if (compactTo > node.store.firstIndex() - 1) await node.store.compact(compactTo);
   }
 
   private async save(node: SimNodeState, ready: Ready): Promise<void> {
@@ -252,6 +284,11 @@ export class SimCluster {
     if (ready.snapshot !== undefined) {
       node.applied = [];
       node.appliedIndex = ready.snapshot.metadata.index;
+      node.stateChain = decodeChain(ready.snapshot.data);
+      node.snapshotIndex = ready.snapshot.metadata.index;
+      if (this.options.checkSafety !== false) {
+        this.checker.checkSnapshot(node.id, node.appliedIndex, node.stateChain);
+      }
     }
     if (ready.committedEntries.length > 0) {
       if (this.options.checkSafety !== false)
@@ -259,6 +296,7 @@ export class SimCluster {
       for (const entry of ready.committedEntries) {
         node.applied.push(entry);
         node.appliedIndex = entry.index;
+        node.stateChain = chainHash(node.stateChain, entryDigest(entry));
         if (entry.data.length === 0) continue;
         const key = dataKey(entry.data);
         const proposal = this.proposals.get(key);
@@ -300,18 +338,44 @@ export class SimCluster {
   /** stepNode delivers a message to its recipient (if up) and processes its Readys. */
   async deliver(message: Message): Promise<void> {
     const node = this.nodes.get(message.to);
-    if (node?.raw === undefined) return;
+    if (node?.raw === undefined) {
+      if (message.type === 'MsgSnap')
+        await this.reportSnapshot(message.from, message.to, 'failure');
+      return;
+    }
     try {
       node.raw.step(message);
     } catch (error) {
       if (!(error instanceof RaftError)) throw error;
     }
     await this.processReady(message.to);
+    // A transport reports how a snapshot transfer ended, as @raftkit/rpc does.
+    if (message.type === 'MsgSnap') await this.reportSnapshot(message.from, message.to, 'finish');
     this.afterStep();
+  }
+
+  private async reportLostSnapshots(): Promise<void> {
+    const lost = this.network.lostSnapshots;
+    while (lost.length > 0) {
+      const { from, to } = lost.shift()!;
+      await this.reportSnapshot(from, to, 'failure');
+    }
+  }
+
+  private async reportSnapshot(
+    from: NodeId,
+    to: NodeId,
+    status: 'finish' | 'failure',
+  ): Promise<void> {
+    const sender = this.nodes.get(from);
+    if (sender?.raw === undefined) return;
+    sender.raw.reportSnapshot(to, status);
+    await this.processReady(from);
   }
 
   /** deliverOne delivers one due message; returns false when none is due. */
   async deliverOne(): Promise<boolean> {
+    await this.reportLostSnapshots();
     const message = this.network.takeDeliverable();
     if (message === undefined) return false;
     await this.deliver(message);
@@ -320,6 +384,7 @@ export class SimCluster {
 
   /** tick ticks one node and processes its Readys. */
   async tick(id: NodeId): Promise<void> {
+    await this.reportLostSnapshots();
     const node = this.node(id);
     if (node.raw === undefined) return;
     node.raw.tick();
@@ -374,9 +439,12 @@ export class SimCluster {
     let valid = Math.min(node.prefixEntries.length - 1, log.lastIndex());
     while (valid >= first && node.prefixEntries[valid] !== log.entryAt(valid)) valid--;
     if (valid < first - 1) {
+      // The log starts after a snapshot: seed the chain with the committed prefix it
+      // stands for (its own contents are checked by checkSnapshot).
       valid = first - 1;
       node.prefixEntries.length = 0;
       node.prefixHashes.length = 0;
+      node.prefixHashes[valid] = this.checker.committedChainAt(valid) ?? 0;
     }
     node.prefixEntries.length = valid + 1;
     node.prefixHashes.length = valid + 1;
@@ -385,7 +453,7 @@ export class SimCluster {
       const previous = node.prefixHashes[i - 1] ?? 0;
       node.prefixEntries[i] = entry;
       node.prefixHashes[i] =
-        entry === undefined ? previous : (Math.imul(previous, 31) + entryDigest(entry)) >>> 0;
+        entry === undefined ? previous : chainHash(previous, entryDigest(entry));
     }
     return node.prefixHashes[index] ?? 0;
   }
@@ -553,6 +621,18 @@ export class SimCluster {
   termOf(id: NodeId): number | undefined {
     return this.raft(id)?.term;
   }
+}
+
+function encodeChain(chain: number): Uint8Array {
+  const data = new Uint8Array(4);
+  new DataView(data.buffer).setUint32(0, chain);
+  return data;
+}
+
+function decodeChain(data: Uint8Array): number {
+  if (data.length !== 4)
+    throw new RaftError('SIM_BAD_SNAPSHOT', 'simulated snapshot data must be 4 bytes');
+  return new DataView(data.buffer, data.byteOffset, 4).getUint32(0);
 }
 
 /** encodeCommand turns a string into command bytes (ASCII/Latin-1). */

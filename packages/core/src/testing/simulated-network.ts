@@ -47,6 +47,16 @@ export class SimulatedNetwork {
   private round = 0;
   /** Counters for reports. */
   readonly stats = { sent: 0, delivered: 0, dropped: 0, duplicated: 0 };
+  /**
+   * Snapshot messages that were lost, in order: a real transport reports a failed
+   * transfer to the sender (`reportSnapshot(to, 'failure')`); the cluster drains this.
+   */
+  readonly lostSnapshots: { from: NodeId; to: NodeId }[] = [];
+
+  private lose(message: Message): void {
+    this.stats.dropped++;
+    if (message.type === 'MsgSnap') this.lostSnapshots.push({ from: message.from, to: message.to });
+  }
 
   constructor(
     private readonly random: RandomSource,
@@ -64,7 +74,7 @@ export class SimulatedNetwork {
     for (const message of messages) {
       this.stats.sent++;
       if (!this.connected(message.from, message.to) || this.chance(this.faults.dropRate)) {
-        this.stats.dropped++;
+        this.lose(message);
         continue;
       }
       const copies = this.chance(this.faults.duplicateRate) ? 2 : 1;
@@ -121,6 +131,7 @@ export class SimulatedNetwork {
 
   /** dropTo discards every in-flight message to `id` (its process died). */
   dropTo(id: NodeId): void {
+    for (const item of this.inFlight) if (item.message.to === id) this.lose(item.message);
     this.inFlight = this.inFlight.filter((item) => item.message.to !== id);
   }
 
@@ -153,7 +164,7 @@ export class SimulatedNetwork {
       const [item] = this.inFlight.splice(position, 1);
       const message = item!.message;
       if (!this.connected(message.from, message.to)) {
-        this.stats.dropped++;
+        this.lose(message);
         continue;
       }
       this.stats.delivered++;
