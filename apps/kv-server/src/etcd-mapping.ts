@@ -198,7 +198,10 @@ export function fromMvccTxn(
   nested = false,
 ): pb.TxnResponse {
   return {
-    header: nested ? null : header(response.revision),
+    // etcd's newTxnResp gives a nested txn `&pb.ResponseHeader{}`: present, all zero.
+    header: nested
+      ? { clusterId: 0n, memberId: 0n, revision: 0n, raftTerm: 0n }
+      : header(response.revision),
     succeeded: response.succeeded,
     responses: response.responses.map((op) => fromMvccOp(op, header)),
   };

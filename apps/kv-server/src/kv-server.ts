@@ -73,6 +73,13 @@ export class KvServer {
         stateMachine,
         logger,
         onSoftState: (softState) => server?.onSoftState(softState),
+        // etcd's policy: snapshot every --snapshot-count applied entries, keep
+        // --experimental-snapshot-catchup-entries (5,000) behind it so slightly-behind
+        // followers catch up from the log.
+        snapshot: {
+          everyEntries: config.snapshotCount,
+          keepEntries: config.snapshotCatchUpEntries,
+        },
         onFatal: (error) => {
           logger.fatal(
             { error: String(error) },
@@ -354,6 +361,7 @@ function timedStore(store: LogStore, metrics: ServerMetrics): LogStore {
     lastIndex: () => store.lastIndex(),
     snapshot: () => store.snapshot(),
     compact: (index) => store.compact(index),
+    createSnapshot: (index, confState, data) => store.createSnapshot(index, confState, data),
     save: async (update: LogUpdate) => {
       const end = metrics.fsyncDuration.startTimer();
       try {

@@ -168,7 +168,10 @@ export function createKvService(options: KvServiceOptions): UntypedServiceImplem
           finish('Range', started, callback, errorOf(error));
         }
       };
-      if (request.serializable) serve();
+      // TEST-ONLY planted bug for the chaos suite (tests/chaos): RAFTKIT_UNSAFE_STALE_READS=1
+      // serves every read locally without ReadIndex, so a partitioned member answers stale
+      // reads. Never set it outside tests; it exists to prove the checker can fail.
+      if (request.serializable || process.env.RAFTKIT_UNSAFE_STALE_READS === '1') serve();
       else
         node
           .read()
@@ -219,6 +222,12 @@ export function createKvService(options: KvServiceOptions): UntypedServiceImplem
         (result) => {
           if (result.kind === 'deleteRange') {
             finish('DeleteRange', started, callback, null, fromMvccDelete(result.response, header));
+          } else if (result.kind === 'duplicate') {
+            finish('DeleteRange', started, callback, null, {
+              header: header(result.revision),
+              deleted: 0n,
+              prevKvs: [],
+            });
           } else {
             finish(
               'DeleteRange',

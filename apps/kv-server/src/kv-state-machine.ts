@@ -1,6 +1,6 @@
-import type { Entry, StateMachine } from '@raftkit/core';
+import type { Entry, Snapshot, StateMachine } from '@raftkit/core';
 import type * as pb from '@raftkit/rpc/etcd';
-import { decodeWith, etcdType } from '@raftkit/rpc/etcd';
+import { decodeWith, encodeWith, etcdType } from '@raftkit/rpc/etcd';
 import { toMvccDelete, toMvccPut, toMvccTxn } from './etcd-mapping.js';
 import { decodeKvCommand } from './kv-command.js';
 import * as mvcc from './mvcc/index.js';
@@ -12,6 +12,11 @@ export type KvResult =
   | { readonly kind: 'txn'; readonly response: mvcc.TxnResponse }
   | { readonly kind: 'compaction'; readonly response: mvcc.CompactResponse }
   | { readonly kind: 'publish' }
+  /**
+   * A retried write whose first result was applied before the snapshot this member
+   * restored from: it was applied once, at `revision`; the details are not kept.
+   */
+  | { readonly kind: 'duplicate'; readonly revision: number }
   | { readonly kind: 'error'; readonly error: mvcc.MvccError }
   | { readonly kind: 'ignored' };
 
@@ -29,6 +34,30 @@ const TXN_REQUEST = etcdType('TxnRequest');
 const COMPACTION_REQUEST = etcdType('CompactionRequest');
 const MEMBER = etcdType('Member');
 
+const SNAPSHOT_VERSION = 1;
+const encoder = new TextEncoder();
+
+function u32(value: number): Uint8Array {
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setUint32(0, value);
+  return out;
+}
+
+/** resultRevision is the store revision a write was applied at (0 for non-writes). */
+function resultRevision(result: KvResult): number {
+  switch (result.kind) {
+    case 'put':
+    case 'deleteRange':
+    case 'txn':
+    case 'compaction':
+      return result.response.revision;
+    case 'duplicate':
+      return result.revision;
+    default:
+      return 0;
+  }
+}
+
 /** DEDUP_WINDOW is how many recent request ids the state machine remembers. */
 export const DEDUP_WINDOW = 50_000;
 
@@ -39,7 +68,7 @@ export const DEDUP_WINDOW = 50_000;
  * first result — deterministic on every replica because it depends only on the log.
  */
 export class KvStateMachine implements StateMachine<KvResult> {
-  readonly store = new mvcc.MvccStore();
+  store = new mvcc.MvccStore();
   readonly members = new Map<bigint, PublishedMember>();
   private readonly results = new Map<string, KvResult>();
   /** Bytes of payload applied, a rough measure of the data held (for Status). */
@@ -68,6 +97,94 @@ export class KvStateMachine implements StateMachine<KvResult> {
       }
     }
     return result;
+  }
+
+  /**
+   * snapshot is the state machine's image: the MVCC store, the published members and the
+   * recent request ids (with the revision each was applied at), in a versioned binary
+   * format (`RKSM`, version 1).
+   */
+  snapshot(): Uint8Array {
+    const parts: Uint8Array[] = [];
+    const header = new Uint8Array(5);
+    header.set([0x52, 0x4b, 0x53, 0x4d, SNAPSHOT_VERSION]);
+    parts.push(header);
+    const putBlock = (bytes: Uint8Array) => {
+      parts.push(u32(bytes.length), bytes);
+    };
+    putBlock(this.store.serialize());
+    parts.push(u32(this.members.size));
+    for (const member of this.members.values()) {
+      putBlock(
+        encodeWith(MEMBER, {
+          ID: member.id,
+          name: member.name,
+          peerURLs: [],
+          clientURLs: [...member.clientUrls],
+          isLearner: false,
+        }),
+      );
+    }
+    parts.push(u32(this.results.size));
+    for (const [id, result] of this.results) {
+      putBlock(encoder.encode(id));
+      parts.push(u32(resultRevision(result)));
+    }
+    let length = 0;
+    for (const part of parts) length += part.length;
+    const out = new Uint8Array(length);
+    let offset = 0;
+    for (const part of parts) {
+      out.set(part, offset);
+      offset += part.length;
+    }
+    return out;
+  }
+
+  /** restore replaces the whole state by a snapshot's image (see `snapshot`). */
+  restore(snapshot: Snapshot): void {
+    const data = snapshot.data;
+    if (
+      data.length < 5 ||
+      data[0] !== 0x52 ||
+      data[1] !== 0x4b ||
+      data[2] !== 0x53 ||
+      data[3] !== 0x4d
+    ) {
+      throw new mvcc.MvccError('ErrCorruptSnapshot');
+    }
+    if (data[4] !== SNAPSHOT_VERSION) throw new mvcc.MvccError('ErrCorruptSnapshot');
+    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    let offset = 5;
+    const readU32 = () => {
+      if (offset + 4 > data.length) throw new mvcc.MvccError('ErrCorruptSnapshot');
+      const value = view.getUint32(offset);
+      offset += 4;
+      return value;
+    };
+    const readBlock = () => {
+      const length = readU32();
+      if (offset + length > data.length) throw new mvcc.MvccError('ErrCorruptSnapshot');
+      const block = data.subarray(offset, offset + length);
+      offset += length;
+      return block;
+    };
+    const store = mvcc.MvccStore.deserialize(readBlock());
+    const members = new Map<bigint, PublishedMember>();
+    for (let count = readU32(); count > 0; count--) {
+      const member = decodeWith<pb.Member>(MEMBER, readBlock());
+      members.set(member.ID, { id: member.ID, name: member.name, clientUrls: member.clientURLs });
+    }
+    const results = new Map<string, KvResult>();
+    for (let count = readU32(); count > 0; count--) {
+      const id = new TextDecoder().decode(readBlock());
+      results.set(id, { kind: 'duplicate', revision: readU32() });
+    }
+    this.store = store;
+    this.members.clear();
+    for (const [id, member] of members) this.members.set(id, member);
+    this.results.clear();
+    for (const [id, result] of results) this.results.set(id, result);
   }
 
   private execute(kind: string, request: Uint8Array): KvResult {

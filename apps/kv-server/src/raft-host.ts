@@ -16,6 +16,8 @@ export interface RaftHostOptions<Result> {
   readonly logger: ServerLogger;
   readonly onSoftState?: (softState: SoftState) => void;
   readonly onFatal?: (error: unknown) => void;
+  /** Snapshot policy handed to the RaftNode (see RaftNodeOptions.snapshot). */
+  readonly snapshot?: { readonly everyEntries: number; readonly keepEntries: number };
 }
 
 /** peerTlsOptions maps the `--peer-*` TLS settings to the transport's options (undefined: plaintext). */
@@ -126,6 +128,7 @@ export class RaftHost<Result> {
         options.onSoftState?.(softState);
       },
       ...(options.onFatal !== undefined ? { onFatal: options.onFatal } : {}),
+      ...(options.snapshot !== undefined ? { snapshot: options.snapshot } : {}),
     });
     node.start();
     logger.info(

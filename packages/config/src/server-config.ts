@@ -84,6 +84,8 @@ export interface ServerConfig {
   /** electionTicks is ⌊electionTimeoutMs / heartbeatIntervalMs⌋ (etcd's integer division), ≥ 5. */
   readonly electionTicks: number;
   readonly snapshotCount: number;
+  /** snapshotCatchUpEntries is how many entries stay in the log behind a snapshot (etcd's default 5000). */
+  readonly snapshotCatchUpEntries: number;
   readonly maxRequestBytes: number;
   readonly maxTxnOps: number;
   readonly logLevel: LogLevel;
@@ -164,6 +166,12 @@ export function parseServerConfig(
     );
   }
   const snapshotCount = read.integer('snapshot-count', 10_000, 1, 'entries');
+  const snapshotCatchUpEntries = read.integer(
+    'experimental-snapshot-catchup-entries',
+    5_000,
+    1,
+    'entries',
+  );
   const maxRequestBytes = read.integer('max-request-bytes', 1_572_864, 1, 'bytes');
   const maxTxnOps = read.integer('max-txn-ops', 128, 1, 'operations');
 
@@ -237,6 +245,7 @@ export function parseServerConfig(
     heartbeatTicks: 1,
     electionTicks: Math.floor(electionTimeoutMs / heartbeatIntervalMs),
     snapshotCount,
+    snapshotCatchUpEntries,
     maxRequestBytes,
     maxTxnOps,
     logLevel,

@@ -80,6 +80,13 @@ export const SETTINGS: readonly SettingSpec[] = [
     help: 'Number of committed entries that triggers a snapshot.',
   },
   {
+    flag: 'experimental-snapshot-catchup-entries',
+    kind: 'integer',
+    group: 'member',
+    defaultText: '5000',
+    help: 'Number of entries kept in the log behind a snapshot, for slow followers to catch up from.',
+  },
+  {
     flag: 'max-request-bytes',
     kind: 'integer',
     group: 'member',

@@ -616,3 +616,17 @@ describe('config file', () => {
     }
   });
 });
+
+describe('--experimental-snapshot-catchup-entries', () => {
+  it('defaults to etcd’s 5000 and takes a positive integer', async () => {
+    const { parseServerConfig } = await import('../src/index.js');
+    expect(parseServerConfig(['--name', 'a'], {}).snapshotCatchUpEntries).toBe(5000);
+    expect(
+      parseServerConfig(['--name', 'a', '--experimental-snapshot-catchup-entries', '7'], {})
+        .snapshotCatchUpEntries,
+    ).toBe(7);
+    expect(() =>
+      parseServerConfig(['--name', 'a', '--experimental-snapshot-catchup-entries', '0'], {}),
+    ).toThrow(/snapshot-catchup-entries/);
+  });
+});
