@@ -147,7 +147,7 @@ export class SafetyChecker {
    */
   checkLogMatching(
     nodes: readonly Raft[],
-    prefixHash: (raft: Raft, index: number) => number,
+    prefixHash: (raft: Raft, index: number) => number | undefined,
   ): void {
     for (let a = 0; a < nodes.length; a++) {
       for (let b = a + 1; b < nodes.length; b++) {
@@ -157,7 +157,9 @@ export class SafetyChecker {
         let index = Math.min(x.raftLog.lastIndex(), y.raftLog.lastIndex());
         while (index >= lo && x.raftLog.term(index) !== y.raftLog.term(index)) index--;
         if (index < lo) continue;
-        if (prefixHash(x, index) !== prefixHash(y, index)) {
+        const hashX = prefixHash(x, index);
+        const hashY = prefixHash(y, index);
+        if (hashX !== undefined && hashY !== undefined && hashX !== hashY) {
           this.fail(
             'LogMatching',
             `nodes ${x.id} and ${y.id} agree on the term at ${index} but differ before it`,

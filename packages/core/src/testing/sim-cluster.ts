@@ -68,6 +68,8 @@ export interface SimNodeState {
   crashDuringNextReady: boolean;
   /** With asyncPersist: the Ready whose save is in flight. */
   outstanding: Ready | undefined;
+  /** The index the prefix-hash cache is based at (the log's first index − 1 when built). */
+  prefixBase: number;
   /** Per-node prefix hashes of the log, for Log Matching checks. */
   prefixEntries: (Entry | undefined)[];
   prefixHashes: number[];
@@ -149,6 +151,7 @@ export class SimCluster {
         snapshotIndex: 0,
         crashDuringNextReady: false,
         outstanding: undefined,
+        prefixBase: 0,
         prefixEntries: [],
         prefixHashes: [],
       });
@@ -182,6 +185,9 @@ export class SimCluster {
     node.appliedIndex = snapshot.metadata.index;
     node.stateChain = snapshot.metadata.index === 0 ? 0 : decodeChain(snapshot.data);
     node.snapshotIndex = snapshot.metadata.index;
+    if (snapshot.metadata.index > 0 && this.options.checkSafety !== false) {
+      this.checker.checkSnapshot(id, snapshot.metadata.index, node.stateChain);
+    }
     node.crashDuringNextReady = false;
     node.outstanding = undefined;
   }
@@ -431,20 +437,27 @@ export class SimCluster {
     this.checker.checkLogMatching(live, (raft, index) => this.prefixHash(raft, index));
   }
 
-  private prefixHash(raft: Raft, index: number): number {
+  private prefixHash(raft: Raft, index: number): number | undefined {
     const node = this.node(raft.id);
     const log = raft.raftLog;
     const first = log.firstIndex();
     // Find how much of the cached prefix is still this log (usually all of it).
     let valid = Math.min(node.prefixEntries.length - 1, log.lastIndex());
     while (valid >= first && node.prefixEntries[valid] !== log.entryAt(valid)) valid--;
+    // A moved start (compaction, or an installed snapshot replacing the log) invalidates
+    // the cached chain's base: reseed it.
+    if (first - 1 !== node.prefixBase) valid = -1;
     if (valid < first - 1) {
+      node.prefixBase = first - 1;
       // The log starts after a snapshot: seed the chain with the committed prefix it
       // stands for (its own contents are checked by checkSnapshot).
       valid = first - 1;
       node.prefixEntries.length = 0;
       node.prefixHashes.length = 0;
-      node.prefixHashes[valid] = this.checker.committedChainAt(valid) ?? 0;
+      const seed = this.checker.committedChainAt(valid);
+      // Not known committed yet: this prefix cannot be compared now (try again later).
+      if (seed === undefined) return undefined;
+      node.prefixHashes[valid] = seed;
     }
     node.prefixEntries.length = valid + 1;
     node.prefixHashes.length = valid + 1;
