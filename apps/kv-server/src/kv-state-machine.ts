@@ -58,6 +58,12 @@ function resultRevision(result: KvResult): number {
   }
 }
 
+/** withoutLeases makes a store refuse every lease id: raftkit grants no leases yet. */
+function withoutLeases(store: mvcc.MvccStore): mvcc.MvccStore {
+  store.leaseExists = () => false;
+  return store;
+}
+
 /** DEDUP_WINDOW is how many recent request ids the state machine remembers. */
 export const DEDUP_WINDOW = 50_000;
 
@@ -68,7 +74,7 @@ export const DEDUP_WINDOW = 50_000;
  * first result — deterministic on every replica because it depends only on the log.
  */
 export class KvStateMachine implements StateMachine<KvResult> {
-  store = new mvcc.MvccStore();
+  store = withoutLeases(new mvcc.MvccStore());
   readonly members = new Map<bigint, PublishedMember>();
   private readonly results = new Map<string, KvResult>();
   /** Bytes of payload applied, a rough measure of the data held (for Status). */
@@ -180,7 +186,7 @@ export class KvStateMachine implements StateMachine<KvResult> {
       const id = new TextDecoder().decode(readBlock());
       results.set(id, { kind: 'duplicate', revision: readU32() });
     }
-    this.store = store;
+    this.store = withoutLeases(store);
     this.members.clear();
     for (const [id, member] of members) this.members.set(id, member);
     this.results.clear();

@@ -26,6 +26,22 @@ describe('KvStateMachine', () => {
     expect(machine.store.range({ key: bytes('a') }).kvs[0]?.version).toBe(2);
   });
 
+  it('refuses a lease id (no leases are granted yet) as etcd does for an unknown lease', () => {
+    const machine = new KvStateMachine();
+    const [result] = machine.apply([
+      entry(
+        encodeKvCommand(
+          'put',
+          undefined,
+          encodeEtcdMessage('PutRequest', { key: bytes('k'), value: bytes('v'), lease: 7n }),
+        ),
+      ),
+    ]);
+    expect(result?.kind === 'error' && result.error.code).toBe('ErrLeaseNotFound');
+    expect(result?.kind === 'error' && result.error.grpcCode).toBe(5);
+    expect(machine.store.revision).toBe(1);
+  });
+
   it('applies a retried request id once and answers with the first result', () => {
     const machine = new KvStateMachine();
     const [first] = machine.apply([put('k', 'v', 'req-1')]);

@@ -6,6 +6,7 @@
 /** GrpcCode holds the gRPC status codes the store's errors use. */
 export const GrpcCode = {
   INVALID_ARGUMENT: 3,
+  NOT_FOUND: 5,
   OUT_OF_RANGE: 11,
   DATA_LOSS: 15,
 } as const;
@@ -17,6 +18,7 @@ export type MvccErrorCode =
   | 'ErrCompacted'
   | 'ErrFutureRev'
   | 'ErrKeyNotFound'
+  | 'ErrLeaseNotFound'
   | 'ErrEmptyKey'
   | 'ErrValueProvided'
   | 'ErrLeaseProvided'
@@ -34,6 +36,11 @@ const TABLE: Record<MvccErrorCode, { grpcCode: GrpcCode; message: string }> = {
     message: 'etcdserver: mvcc: required revision is a future revision',
   },
   ErrKeyNotFound: { grpcCode: GrpcCode.INVALID_ARGUMENT, message: 'etcdserver: key not found' },
+  // raftkit has no leases yet: every lease id other than 0 names a lease that does not exist.
+  ErrLeaseNotFound: {
+    grpcCode: GrpcCode.NOT_FOUND,
+    message: 'etcdserver: requested lease not found',
+  },
   ErrEmptyKey: { grpcCode: GrpcCode.INVALID_ARGUMENT, message: 'etcdserver: key is not provided' },
   ErrValueProvided: {
     grpcCode: GrpcCode.INVALID_ARGUMENT,

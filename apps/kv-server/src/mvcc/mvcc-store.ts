@@ -39,6 +39,12 @@ import { WriteTxn } from './write-txn.js';
  * must not be written to.
  */
 export class MvccStore {
+  /**
+   * leaseExists says whether a lease id names a live lease; a Put attaching one that does
+   * not is ErrLeaseNotFound, as in etcd. Default: every lease exists (the store alone
+   * keeps no leases); kv-server, which grants none yet, answers false.
+   */
+  leaseExists: (lease: bigint) => boolean = () => true;
   private index: TreeIndex;
   private currentRev: number;
   private compactRev: number;
@@ -147,6 +153,7 @@ export class MvccStore {
     return {
       rev,
       compactRev: this.compactRev,
+      leaseExists: this.leaseExists,
       kvsIn(key, rangeEnd): KeyValue[] {
         const out: KeyValue[] = [];
         index.visit(resolveRange(key, rangeEnd), rev, (kv) => {
@@ -159,7 +166,7 @@ export class MvccStore {
   }
 
   private write<T>(fn: (w: WriteTxn) => T): T {
-    const w = new WriteTxn(this.index, this.currentRev, this.compactRev);
+    const w = new WriteTxn(this.index, this.currentRev, this.compactRev, this.leaseExists);
     let result: T;
     try {
       result = fn(w);

@@ -158,6 +158,8 @@ function checkIntervals(reqs: readonly RequestOp[]): { puts: Set<string>; dels: 
 export interface ReadView {
   readonly rev: number;
   readonly compactRev: number;
+  /** leaseExists says whether a lease id names a live lease (default: all do). */
+  readonly leaseExists?: (lease: bigint) => boolean;
   /** kvsIn returns the keys alive at `rev` in [key, rangeEnd) (or just `key`). */
   kvsIn(key: Uint8Array, rangeEnd: Uint8Array | undefined): KeyValue[];
 }
@@ -256,6 +258,10 @@ export function checkPlan(view: ReadView, plan: TxnPlan): void {
         view.kvsIn(p.key, undefined).length === 0
       ) {
         throw new MvccError('ErrKeyNotFound');
+      }
+      const lease = p.lease ?? 0n;
+      if (p.ignoreLease !== true && lease !== 0n && view.leaseExists?.(lease) === false) {
+        throw new MvccError('ErrLeaseNotFound');
       }
     } else if ('requestTxn' in op) {
       const child = plan.children.get(i);

@@ -29,6 +29,8 @@ export class WriteTxn {
     readonly beginRev: number,
     /** compactRev is the store's compacted revision. */
     readonly compactRev: number,
+    /** leaseExists says whether a lease id names a live lease. */
+    readonly leaseExists: (lease: bigint) => boolean = () => true,
   ) {}
 
   /** rev is the revision reads inside the txn see: `beginRev`, +1 once anything changed. */
@@ -56,6 +58,11 @@ export class WriteTxn {
     const prev = needPrev ? this.current(req.key) : undefined;
     if ((req.ignoreValue === true || req.ignoreLease === true) && prev === undefined) {
       throw new MvccError('ErrKeyNotFound');
+    }
+    // etcd's checkRequestPut: a lease must exist; raftkit grants none (no Lease service).
+    const requested = req.lease ?? 0n;
+    if (req.ignoreLease !== true && requested !== 0n && !this.leaseExists(requested)) {
+      throw new MvccError('ErrLeaseNotFound');
     }
     const value = req.ignoreValue === true && prev ? prev.value : copy(req.value);
     const lease = req.ignoreLease === true && prev ? prev.lease : (req.lease ?? 0n);

@@ -404,12 +404,7 @@ function normalize(value: unknown, key?: string): unknown {
  * KNOWN_DIFFERENCES are the steps where raftkit is known to answer otherwise than etcd,
  * with raftkit's answer (as compared). Each is reported; none may appear silently.
  */
-const KNOWN_DIFFERENCES = new Map<string, string>([
-  // raftkit has no Lease service yet, so no lease id can exist: etcd refuses the Put
-  // with NOT_FOUND "etcdserver: requested lease not found"; raftkit stores the key with
-  // a lease that will never expire.
-  ['put lease that does not exist', '{"ok":{"header":{"revision":"29n"},"prevKv":null}}'],
-]);
+const KNOWN_DIFFERENCES = new Map<string, string>([]);
 
 type Outcome = { ok: unknown } | { error: { code: number; details: string } };
 
