@@ -114,7 +114,7 @@ export class KvServer {
     clusterId: this.host.clusterId,
     memberId: this.host.memberId,
     revision: BigInt(revision),
-    raftTerm: BigInt(this.host.node.status().hardState.term),
+    raftTerm: BigInt(this.host.node.term()),
   });
 
   private async serveClients(): Promise<void> {

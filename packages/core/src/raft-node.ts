@@ -88,6 +88,8 @@ export class RaftNode<Result = unknown> {
   private ticks = 0;
   private sequence = 0;
   private readonly pending = new Map<number, PendingProposal<Result>>();
+  /** Sequence numbers of our own proposals by the log index they were appended at (as leader). */
+  private readonly pendingByIndex = new Map<number, number>();
   private queuedProposals: { sequence: number; envelope: Uint8Array }[] = [];
   private queuedReads: PendingRead[] = [];
   private readonly readBatches = new Map<string, ReadBatch>();
@@ -250,6 +252,16 @@ export class RaftNode<Result = unknown> {
     return this.raw.raft.role === 'leader';
   }
 
+  /** term returns the current term (cheap; `status()` builds a full report). */
+  term(): number {
+    return this.raw.raft.term;
+  }
+
+  /** commitIndex returns the highest index known committed. */
+  commitIndex(): number {
+    return this.raw.raft.raftLog.committed;
+  }
+
   /** leader returns the known leader, or NONE. */
   leader(): NodeId {
     return this.raw.raft.leader;
@@ -364,6 +376,7 @@ export class RaftNode<Result = unknown> {
         index++;
         if (proposal !== undefined) {
           proposal.index = index;
+          this.pendingByIndex.set(index, sequence);
           proposal.term = raft.term;
         }
       }
@@ -464,12 +477,13 @@ export class RaftNode<Result = unknown> {
   }
 
   private detectLostProposal(entry: Entry): void {
-    if (this.pending.size === 0) return;
-    for (const [sequence, proposal] of this.pending) {
-      if (proposal.index === entry.index && proposal.term !== entry.term) {
-        this.pending.delete(sequence);
-        proposal.reject(new ProposalLostError(proposal.index, proposal.term));
-      }
+    const sequence = this.pendingByIndex.get(entry.index);
+    if (sequence === undefined) return;
+    this.pendingByIndex.delete(entry.index);
+    const proposal = this.pending.get(sequence);
+    if (proposal !== undefined && proposal.index === entry.index && proposal.term !== entry.term) {
+      this.pending.delete(sequence);
+      proposal.reject(new ProposalLostError(proposal.index, proposal.term));
     }
   }
 
@@ -504,6 +518,7 @@ export class RaftNode<Result = unknown> {
     for (const [sequence, proposal] of this.pending) {
       if (proposal.deadline <= this.ticks) {
         this.pending.delete(sequence);
+        if (proposal.index > 0) this.pendingByIndex.delete(proposal.index);
         proposal.reject(new ProposalTimeoutError(this.timeoutTicks));
       }
     }
@@ -543,6 +558,7 @@ export class RaftNode<Result = unknown> {
   private failAll(error: RaftError): void {
     for (const proposal of this.pending.values()) proposal.reject(error);
     this.pending.clear();
+    this.pendingByIndex.clear();
     for (const batch of this.readBatches.values())
       for (const read of batch.reads) read.reject(error);
     this.readBatches.clear();
