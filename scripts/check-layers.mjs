@@ -28,6 +28,7 @@ const allowedGraph = {
     '@raftkit/config',
   ],
   '@raftkit/kv-client': ['@raftkit/core', '@raftkit/rpc', '@raftkit/timer', '@raftkit/config'],
+  '@raftkit/chaos': ['@raftkit/rpc'],
 };
 
 const violations = [];

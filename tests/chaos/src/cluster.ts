@@ -1,0 +1,274 @@
+// Cluster control: start kv-server (or etcd) members as child processes on 127.0.0.1,
+// with etcd's flags, and kill / pause / resume / restart them by pid.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { EtcdEndpoint } from './etcd-client.js';
+import type { ProxyTarget } from './network.js';
+
+/** Target is the server under test: raftkit's kv-server or the real etcd binary. */
+export type Target = 'raftkit' | 'etcd';
+
+/** KV_SERVER_MAIN is the built kv-server entry point (apps/kv-server/dist/main.js). */
+export const KV_SERVER_MAIN = fileURLToPath(
+  new URL('../../../apps/kv-server/dist/main.js', import.meta.url),
+);
+
+/** ETCD_BINARY is Debian's etcd, overridable with CHAOS_ETCD_BINARY. */
+export const ETCD_BINARY = process.env.CHAOS_ETCD_BINARY ?? '/usr/bin/etcd';
+
+/** MemberSpec is one member's name and ports. */
+export interface MemberSpec extends ProxyTarget {
+  readonly clientPort: number;
+}
+
+/** ClusterOptions configures a cluster. */
+export interface ClusterOptions {
+  readonly target: Target;
+  readonly members: readonly MemberSpec[];
+  /** logDir receives one `<name>.log` per member (appended across restarts). */
+  readonly logDir: string;
+  /** env is added to each member's environment (e.g. the planted-bug switch). */
+  readonly env?: Readonly<Record<string, string>>;
+  readonly heartbeatMs?: number;
+  readonly electionMs?: number;
+}
+
+/** MemberState is whether a member process is running, paused (SIGSTOP) or down. */
+export type MemberState = 'running' | 'paused' | 'down';
+
+interface Member {
+  readonly spec: MemberSpec;
+  readonly dataDir: string;
+  child: ChildProcess | null;
+  state: MemberState;
+}
+
+const live = new Set<ChildProcess>();
+const dataRoots = new Set<string>();
+let exitHookInstalled = false;
+
+/**
+ * killAllChildren SIGKILLs every member process still alive and removes the data
+ * directories of clusters not stopped yet (synchronous; for exit and signal hooks).
+ */
+export function killAllChildren(): void {
+  for (const child of live) {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+  live.clear();
+  for (const root of dataRoots) rmSync(root, { recursive: true, force: true });
+  dataRoots.clear();
+}
+
+/** Cluster runs and controls the member processes of one chaos run. */
+export class Cluster {
+  private readonly members = new Map<string, Member>();
+  private readonly root: string;
+  private readonly endpoints = new Map<string, EtcdEndpoint>();
+
+  /** Creates the cluster (no process starts until `start`). */
+  constructor(private readonly options: ClusterOptions) {
+    this.root = mkdtempSync(join(tmpdir(), 'raftkit-chaos-'));
+    dataRoots.add(this.root);
+    for (const spec of options.members) {
+      this.members.set(spec.name, {
+        spec,
+        dataDir: join(this.root, spec.name),
+        child: null,
+        state: 'down',
+      });
+    }
+    if (!exitHookInstalled) {
+      exitHookInstalled = true;
+      process.on('exit', killAllChildren);
+    }
+  }
+
+  /** names lists the member names in order. */
+  names(): string[] {
+    return [...this.members.keys()];
+  }
+
+  /** pids maps each running or paused member to its process id. */
+  pids(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [name, member] of this.members) {
+      if (member.child?.pid !== undefined && member.state !== 'down')
+        out.set(name, member.child.pid);
+    }
+    return out;
+  }
+
+  /** stateOf is a member's process state. */
+  stateOf(name: string): MemberState {
+    return this.member(name).state;
+  }
+
+  /** endpoint is a client for a member's client URL (one per member, reused). */
+  endpoint(name: string): EtcdEndpoint {
+    let endpoint = this.endpoints.get(name);
+    if (endpoint === undefined) {
+      endpoint = new EtcdEndpoint(name, `127.0.0.1:${this.member(name).spec.clientPort}`);
+      this.endpoints.set(name, endpoint);
+    }
+    return endpoint;
+  }
+
+  private member(name: string): Member {
+    const member = this.members.get(name);
+    if (member === undefined) throw new Error(`chaos: no member named ${name}`);
+    return member;
+  }
+
+  private args(member: Member): string[] {
+    const { spec } = member;
+    const initialCluster = this.options.members
+      .map((m) => `${m.name}=http://127.0.0.1:${m.proxyPort}`)
+      .join(',');
+    return [
+      '--name',
+      spec.name,
+      '--data-dir',
+      member.dataDir,
+      '--listen-client-urls',
+      `http://127.0.0.1:${spec.clientPort}`,
+      '--advertise-client-urls',
+      `http://127.0.0.1:${spec.clientPort}`,
+      '--listen-peer-urls',
+      `http://127.0.0.1:${spec.peerPort}`,
+      '--initial-advertise-peer-urls',
+      `http://127.0.0.1:${spec.proxyPort}`,
+      '--initial-cluster',
+      initialCluster,
+      '--initial-cluster-token',
+      'raftkit-chaos',
+      '--initial-cluster-state',
+      'new',
+      '--heartbeat-interval',
+      String(this.options.heartbeatMs ?? 100),
+      '--election-timeout',
+      String(this.options.electionMs ?? 1000),
+    ];
+  }
+
+  /** startMember starts (or restarts, keeping its data) one member. */
+  startMember(name: string): void {
+    const member = this.member(name);
+    if (member.state !== 'down') return;
+    const log = openSync(join(this.options.logDir, `${name}.log`), 'a');
+    const [command, args] =
+      this.options.target === 'etcd'
+        ? [ETCD_BINARY, this.args(member)]
+        : [process.execPath, [KV_SERVER_MAIN, ...this.args(member)]];
+    const child = spawn(command, args, {
+      stdio: ['ignore', log, log],
+      env: { ...process.env, ...this.options.env },
+    });
+    closeSync(log);
+    live.add(child);
+    member.child = child;
+    member.state = 'running';
+    child.on('exit', () => {
+      live.delete(child);
+      if (member.child === child) {
+        member.child = null;
+        member.state = 'down';
+      }
+    });
+  }
+
+  /** start starts every member. */
+  start(): void {
+    for (const name of this.members.keys()) this.startMember(name);
+  }
+
+  /** kill sends SIGKILL to a member and waits for it to exit. */
+  async kill(name: string): Promise<void> {
+    const member = this.member(name);
+    const child = member.child;
+    if (child === null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  /** pause sends SIGSTOP to a running member. */
+  pause(name: string): void {
+    const member = this.member(name);
+    if (member.state !== 'running' || member.child === null) return;
+    member.child.kill('SIGSTOP');
+    member.state = 'paused';
+  }
+
+  /** resume sends SIGCONT to a paused member. */
+  resume(name: string): void {
+    const member = this.member(name);
+    if (member.state !== 'paused' || member.child === null) return;
+    member.child.kill('SIGCONT');
+    member.state = 'running';
+  }
+
+  /** recover resumes paused members and restarts the ones that are down. */
+  recover(): void {
+    for (const name of this.members.keys()) {
+      this.resume(name);
+      this.startMember(name);
+    }
+  }
+
+  /**
+   * leader asks every running member for Maintenance.Status and returns the member that
+   * reports itself leader in the highest term, or undefined.
+   */
+  async leader(timeoutMs = 1000): Promise<string | undefined> {
+    const statuses = await Promise.all(
+      this.names().map(async (name) => {
+        if (this.stateOf(name) !== 'running') return undefined;
+        try {
+          const status = await this.endpoint(name).status(timeoutMs);
+          return { name, status };
+        } catch {
+          return undefined;
+        }
+      }),
+    );
+    let best: { name: string; term: bigint } | undefined;
+    for (const entry of statuses) {
+      if (entry === undefined) continue;
+      const { status } = entry;
+      const self = status.header?.memberId;
+      if (self === undefined || status.leader !== self) continue;
+      if (best === undefined || status.raftTerm > best.term) {
+        best = { name: entry.name, term: status.raftTerm };
+      }
+    }
+    return best?.name;
+  }
+
+  /** waitForLeader polls `leader` until one is found or `timeoutMs` passes. */
+  async waitForLeader(timeoutMs: number): Promise<string | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const leader = await this.leader();
+      if (leader !== undefined) return leader;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    return undefined;
+  }
+
+  /** stop kills every member, closes the clients and removes the data directories. */
+  async stop(options: { keepData?: boolean } = {}): Promise<void> {
+    for (const endpoint of this.endpoints.values()) endpoint.close();
+    this.endpoints.clear();
+    await Promise.all(this.names().map((name) => this.kill(name)));
+    dataRoots.delete(this.root);
+    if (options.keepData !== true) rmSync(this.root, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,156 @@
+// Minimal etcd v3 clients over grpc-js generic clients built from @raftkit/rpc/etcd's
+// service definitions, every call with its own deadline.
+import * as grpc from '@grpc/grpc-js';
+import {
+  CompareResult,
+  CompareTarget,
+  KV_SERVICE,
+  MAINTENANCE_SERVICE,
+  type RangeResponse,
+  type StatusResponse,
+  type TxnResponse,
+} from '@raftkit/rpc/etcd';
+import type { Outcome } from './history.js';
+
+type UnaryMethod = (
+  request: object,
+  metadata: grpc.Metadata,
+  options: grpc.CallOptions,
+  callback: (error: grpc.ServiceError | null, response?: unknown) => void,
+) => grpc.ClientUnaryCall;
+
+const KvClient = grpc.makeGenericClientConstructor(KV_SERVICE, 'KV');
+const MaintenanceClient = grpc.makeGenericClientConstructor(MAINTENANCE_SERVICE, 'Maintenance');
+
+// Reconnect quickly after a member restarts; the defaults back off for up to 2 minutes.
+const CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  'grpc.initial_reconnect_backoff_ms': 100,
+  'grpc.max_reconnect_backoff_ms': 1000,
+};
+
+function unary<T>(client: grpc.Client, method: string, request: object, timeoutMs: number) {
+  const fn = (client as unknown as Record<string, UnaryMethod>)[method];
+  if (fn === undefined) throw new Error(`etcd client: no method ${method}`);
+  return new Promise<T>((resolve, reject) => {
+    fn.call(
+      client,
+      request,
+      new grpc.Metadata(),
+      { deadline: Date.now() + timeoutMs },
+      (error, response) => {
+        if (error !== null) reject(error);
+        else resolve(response as T);
+      },
+    );
+  });
+}
+
+const encode = (text: string) => Buffer.from(text, 'utf8');
+const decode = (bytes: Uint8Array) => Buffer.from(bytes).toString('utf8');
+
+/** CasResult is a compare-and-set's answer: whether it applied, else the value it saw. */
+export interface CasResult {
+  readonly succeeded: boolean;
+  readonly observed: string | null;
+}
+
+/** EtcdEndpoint talks to one member's client URL. */
+export class EtcdEndpoint {
+  private readonly kv: grpc.Client;
+  private readonly maintenance: grpc.Client;
+
+  /** Creates clients for `address` (host:port); `name` is the member's name. */
+  constructor(
+    readonly name: string,
+    address: string,
+  ) {
+    const credentials = grpc.credentials.createInsecure();
+    this.kv = new KvClient(address, credentials, CHANNEL_OPTIONS);
+    this.maintenance = new MaintenanceClient(address, credentials, CHANNEL_OPTIONS);
+  }
+
+  /** get is a linearizable Range of one key: its value, or null if absent. */
+  async get(key: string, timeoutMs: number): Promise<string | null> {
+    const response = await unary<RangeResponse>(
+      this.kv,
+      'range',
+      { key: encode(key), serializable: false },
+      timeoutMs,
+    );
+    const kv = response.kvs[0];
+    return kv === undefined ? null : decode(kv.value);
+  }
+
+  /** put writes one key. */
+  async put(key: string, value: string, timeoutMs: number): Promise<void> {
+    await unary(this.kv, 'put', { key: encode(key), value: encode(value) }, timeoutMs);
+  }
+
+  /**
+   * cas sets `key` to `value` if it currently holds `expect` (a Txn with a value
+   * compare); when the compare fails, the failure branch reads the key atomically.
+   */
+  async cas(key: string, expect: string, value: string, timeoutMs: number): Promise<CasResult> {
+    const response = await unary<TxnResponse>(
+      this.kv,
+      'txn',
+      {
+        compare: [
+          {
+            result: CompareResult.EQUAL,
+            target: CompareTarget.VALUE,
+            key: encode(key),
+            value: encode(expect),
+          },
+        ],
+        success: [{ requestPut: { key: encode(key), value: encode(value) } }],
+        failure: [{ requestRange: { key: encode(key) } }],
+      },
+      timeoutMs,
+    );
+    if (response.succeeded) return { succeeded: true, observed: null };
+    const first = response.responses[0];
+    const kv =
+      first !== undefined && 'responseRange' in first ? first.responseRange.kvs[0] : undefined;
+    return { succeeded: false, observed: kv === undefined ? null : decode(kv.value) };
+  }
+
+  /** status is Maintenance.Status (leader, term, this member's id). */
+  status(timeoutMs: number): Promise<StatusResponse> {
+    return unary<StatusResponse>(this.maintenance, 'status', {}, timeoutMs);
+  }
+
+  /** close closes the channels. */
+  close(): void {
+    this.kv.close();
+    this.maintenance.close();
+  }
+}
+
+/**
+ * classifyError decides what an error proves. Only errors showing the request never
+ * executed are `fail`: the channel had no connection, so nothing was sent, or the
+ * request was rejected as invalid or shed before it was proposed. Everything else —
+ * deadlines, UNAVAILABLE after sending, `leader changed`, `no leader` — is `unknown`.
+ */
+export function classifyError(error: unknown): Outcome {
+  const { code, details } = (error ?? {}) as { code?: number; details?: string };
+  const text = details ?? '';
+  if (code === grpc.status.UNAVAILABLE && text.startsWith('No connection established')) {
+    return 'fail';
+  }
+  if (code === grpc.status.INVALID_ARGUMENT) return 'fail';
+  if (code === grpc.status.RESOURCE_EXHAUSTED && /too many requests/.test(text)) return 'fail';
+  return 'unknown';
+}
+
+/** describeError renders a gRPC error as `CODE: details`. */
+export function describeError(error: unknown): string {
+  const { code, details, message } = (error ?? {}) as {
+    code?: number;
+    details?: string;
+    message?: string;
+  };
+  const name = code === undefined ? 'ERROR' : (grpc.status[code] ?? String(code));
+  return `${name}: ${details ?? message ?? String(error)}`;
+}

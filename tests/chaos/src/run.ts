@@ -1,0 +1,194 @@
+// One chaos run end to end: start the cluster behind the proxies, run the workload
+// under the nemesis schedule, heal, read the final state, check, and write the history
+// and the report.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  availabilityByNemesis,
+  availabilityByPhase,
+  type PhaseAvailability,
+} from './availability.js';
+import { Clock } from './clock.js';
+import { Cluster, type MemberSpec, type Target } from './cluster.js';
+import { checkFinalState, type LostWrite } from './final-state.js';
+import { historyToJsonl } from './history.js';
+import { checkLinearizable, type KeyResult, type Verdict } from './linearizability.js';
+import { Nemesis, type NemesisName } from './nemesis.js';
+import { Network } from './network.js';
+import { freePorts } from './ports.js';
+import { Random } from './random.js';
+import { Workload } from './workload.js';
+
+/** DEFAULT_RESULTS_DIR is tests/chaos/results (gitignored). */
+export const DEFAULT_RESULTS_DIR = fileURLToPath(new URL('../results', import.meta.url));
+
+/** ChaosOptions configures one run. */
+export interface ChaosOptions {
+  /** timeSec is how long the workload runs under faults. */
+  readonly timeSec: number;
+  readonly seed: number;
+  readonly nodes: number;
+  readonly nemeses: readonly NemesisName[];
+  readonly target: Target;
+  readonly clients?: number;
+  readonly keys?: number;
+  readonly opsPerKey?: number;
+  readonly requestTimeoutMs?: number;
+  readonly checkTimeoutMs?: number;
+  readonly resultsDir?: string;
+  /** env is passed to every member (e.g. RAFTKIT_UNSAFE_STALE_READS=1). */
+  readonly env?: Readonly<Record<string, string>>;
+  readonly log?: (line: string) => void;
+}
+
+/** ChaosReport is what a run found; `report.json` holds it. */
+export interface ChaosReport {
+  readonly target: Target;
+  readonly seed: number;
+  readonly nodes: number;
+  readonly timeSec: number;
+  readonly nemeses: readonly NemesisName[];
+  readonly dir: string;
+  readonly ops: number;
+  readonly ok: number;
+  readonly fail: number;
+  readonly unknown: number;
+  /** violations counts non-linearizable keys plus lost acknowledged writes. */
+  readonly violations: number;
+  readonly linearizability: Verdict;
+  readonly nonLinearizableKeys: readonly KeyResult[];
+  readonly inconclusiveKeys: readonly string[];
+  readonly lostWrites: readonly LostWrite[];
+  /** finalReadsMissing lists keys whose final read never succeeded. */
+  readonly finalReadsMissing: readonly string[];
+  readonly availability: readonly PhaseAvailability[];
+  readonly availabilityByNemesis: ReturnType<typeof availabilityByNemesis>;
+  readonly unidentifiedPeerConnections: number;
+  readonly checkMs: number;
+}
+
+/** passed is true when a report shows no violation and nothing inconclusive. */
+export function passed(report: ChaosReport): boolean {
+  return (
+    report.violations === 0 &&
+    report.linearizability === 'ok' &&
+    report.finalReadsMissing.length === 0
+  );
+}
+
+/** summaryLine is the final line a run prints. */
+export function summaryLine(report: ChaosReport): string {
+  return (
+    `ops=${report.ops} ok=${report.ok} unknown=${report.unknown} violations=${report.violations}` +
+    ` fail=${report.fail} lost=${report.lostWrites.length} check=${report.linearizability}`
+  );
+}
+
+/** runChaos performs one run and writes `history.jsonl` and `report.json` into its dir. */
+export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
+  const log = options.log ?? (() => {});
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const dir = join(
+    options.resultsDir ?? DEFAULT_RESULTS_DIR,
+    `${stamp}-${options.target}-n${options.nodes}-seed${options.seed}`,
+  );
+  const logDir = join(dir, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const names = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
+  const ports = await freePorts(names.length * 3);
+  const members: MemberSpec[] = names.map((name, i) => ({
+    name,
+    clientPort: ports[i * 3] as number,
+    peerPort: ports[i * 3 + 1] as number,
+    proxyPort: ports[i * 3 + 2] as number,
+  }));
+  const cluster = new Cluster({
+    target: options.target,
+    members,
+    logDir,
+    ...(options.env !== undefined ? { env: options.env } : {}),
+  });
+  const network = new Network(members, () => cluster.pids());
+  const random = new Random(options.seed);
+  const clock = new Clock();
+  const workload = new Workload({
+    endpoint: (name) => cluster.endpoint(name),
+    members: names,
+    clients: options.clients ?? 10,
+    keys: options.keys ?? 5,
+    opsPerKey: options.opsPerKey ?? 200,
+    timeoutMs: options.requestTimeoutMs ?? 1500,
+    keyPrefix: `chaos/${options.seed}/k`,
+    random: new Random(options.seed ^ 0x5eed),
+    clock,
+  });
+  const nemesis = new Nemesis({
+    cluster,
+    network,
+    random,
+    clock,
+    nemeses: options.nemeses,
+    log,
+  });
+  let finalValues = new Map<string, string | null>();
+  try {
+    await network.start();
+    cluster.start();
+    const leader = await cluster.waitForLeader(30_000);
+    if (leader === undefined)
+      throw new Error(`chaos: no leader elected within 30 s (logs: ${logDir})`);
+    log(
+      `cluster of ${options.nodes} ${options.target} members up, leader ${leader}; results in ${dir}`,
+    );
+    const start = clock.now();
+    workload.start();
+    await nemesis.run(start + options.timeSec * 1000);
+    await workload.stop();
+    // Heal everything, let the cluster settle, then read the final state.
+    network.heal();
+    cluster.recover();
+    const healedAt = clock.now();
+    const recovered = await cluster.waitForLeader(30_000);
+    log(
+      `healed; leader ${recovered ?? 'none'} after ${((clock.now() - healedAt) / 1000).toFixed(1)}s`,
+    );
+    finalValues = await workload.finalRead(60_000);
+  } finally {
+    // Members first, so nothing reconnects through a proxy that is shutting down.
+    await cluster.stop();
+    await network.stop();
+  }
+  const ops = workload.ops;
+  writeFileSync(join(dir, 'history.jsonl'), historyToJsonl(ops));
+  const checkStarted = performance.now();
+  const check = checkLinearizable(ops, { timeoutMs: options.checkTimeoutMs ?? 120_000 });
+  const checkMs = Math.round(performance.now() - checkStarted);
+  const lostWrites = checkFinalState(ops, finalValues);
+  const nonLinearizableKeys = check.keys.filter((k) => k.verdict === 'violation');
+  const availability = availabilityByPhase(ops, nemesis.phases);
+  const report: ChaosReport = {
+    target: options.target,
+    seed: options.seed,
+    nodes: options.nodes,
+    timeSec: options.timeSec,
+    nemeses: options.nemeses,
+    dir,
+    ops: ops.length,
+    ok: ops.filter((op) => op.outcome === 'ok').length,
+    fail: ops.filter((op) => op.outcome === 'fail').length,
+    unknown: ops.filter((op) => op.outcome === 'unknown').length,
+    violations: nonLinearizableKeys.length + lostWrites.length,
+    linearizability: check.verdict,
+    nonLinearizableKeys,
+    inconclusiveKeys: check.keys.filter((k) => k.verdict === 'inconclusive').map((k) => k.key),
+    lostWrites,
+    finalReadsMissing: workload.keys().filter((key) => !finalValues.has(key)),
+    availability,
+    availabilityByNemesis: availabilityByNemesis(availability),
+    unidentifiedPeerConnections: network.unidentified,
+    checkMs,
+  };
+  writeFileSync(join(dir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+  return report;
+}

@@ -1,0 +1,185 @@
+// The client workload: concurrent clients doing linearizable reads, writes and
+// compare-and-sets on a small, rotating key set, every operation recorded.
+import { type Clock, sleep } from './clock.js';
+import { classifyError, describeError, type EtcdEndpoint } from './etcd-client.js';
+import type { Op, OpKind, Outcome } from './history.js';
+import type { Random } from './random.js';
+
+/** WorkloadOptions configures the clients. */
+export interface WorkloadOptions {
+  /** endpoints returns the client for a member (see Cluster.endpoint). */
+  readonly endpoint: (name: string) => EtcdEndpoint;
+  readonly members: readonly string[];
+  readonly clients: number;
+  /** keys is how many keys are in use at once. */
+  readonly keys: number;
+  /**
+   * opsPerKey retires a key after this many invocations and moves to a fresh one, which
+   * keeps each key's sub-history small enough to check (as Jepsen's independent keys).
+   */
+  readonly opsPerKey: number;
+  readonly timeoutMs: number;
+  readonly keyPrefix: string;
+  readonly random: Random;
+  readonly clock: Clock;
+}
+
+/** FINAL_CLIENT is the client id of the reads done after healing. */
+export const FINAL_CLIENT = -1;
+
+/** Workload runs the clients and collects the history. */
+export class Workload {
+  /** ops is the history so far, in completion order. */
+  readonly ops: Op[] = [];
+  private readonly slots: { generation: number; invocations: number }[];
+  private readonly lastSeen = new Map<string, string>();
+  private readonly keysUsed = new Set<string>();
+  private nextId = 0;
+  private stopped = false;
+  private running: Promise<void>[] = [];
+
+  /** Creates the workload (no operation runs until `start`). */
+  constructor(private readonly options: WorkloadOptions) {
+    this.slots = Array.from({ length: options.keys }, () => ({ generation: 0, invocations: 0 }));
+  }
+
+  /** keys lists every key an operation touched. */
+  keys(): string[] {
+    return [...this.keysUsed];
+  }
+
+  /** start launches the clients. */
+  start(): void {
+    for (let client = 0; client < this.options.clients; client++) {
+      this.running.push(this.client(client));
+    }
+  }
+
+  /** stop lets every client finish its operation in flight (bounded by the deadline). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all(this.running);
+    this.running = [];
+  }
+
+  private nextKey(): string {
+    const { random, keyPrefix, opsPerKey } = this.options;
+    const index = random.int(0, this.slots.length - 1);
+    const slot = this.slots[index] as { generation: number; invocations: number };
+    if (slot.invocations >= opsPerKey) {
+      slot.generation++;
+      slot.invocations = 0;
+    }
+    slot.invocations++;
+    const key = `${keyPrefix}${index}.${slot.generation}`;
+    this.keysUsed.add(key);
+    return key;
+  }
+
+  private async client(client: number): Promise<void> {
+    const { random, members } = this.options;
+    let member = random.pick(members);
+    let seq = 0;
+    while (!this.stopped) {
+      const key = this.nextKey();
+      const roll = random.next();
+      const expect = this.lastSeen.get(key);
+      const kind: OpKind =
+        roll < 0.5 ? 'read' : roll < 0.75 || expect === undefined ? 'write' : 'cas';
+      const value = `${client}-${seq++}`;
+      // Mostly sticky, but one operation in ten goes to any member, so a minority-side
+      // member keeps being asked even when clients have moved away from it.
+      const to = random.next() < 0.1 ? random.pick(members) : member;
+      const op = await this.perform(client, to, key, kind, value, expect);
+      if (op.outcome !== 'ok') {
+        // Like an etcd client's balancer: try another member after an error.
+        member = random.pick(members);
+        await sleep(random.int(10, 100));
+      }
+    }
+  }
+
+  /** perform runs one operation against a member and records it. */
+  async perform(
+    client: number,
+    member: string,
+    key: string,
+    kind: OpKind,
+    value: string,
+    expect: string | undefined,
+  ): Promise<Op> {
+    const { clock, timeoutMs } = this.options;
+    const endpoint = this.options.endpoint(member);
+    const id = this.nextId++;
+    const invoke = clock.now();
+    let outcome: Outcome = 'ok';
+    let error: string | undefined;
+    let observed: string | null | undefined;
+    let succeeded: boolean | undefined;
+    try {
+      if (kind === 'read') {
+        observed = await endpoint.get(key, timeoutMs);
+        this.remember(key, observed);
+      } else if (kind === 'write') {
+        await endpoint.put(key, value, timeoutMs);
+        this.remember(key, value);
+      } else {
+        const result = await endpoint.cas(key, expect ?? '', value, timeoutMs);
+        succeeded = result.succeeded;
+        if (!result.succeeded) observed = result.observed;
+        this.remember(key, result.succeeded ? value : result.observed);
+      }
+    } catch (caught) {
+      outcome = classifyError(caught);
+      error = describeError(caught);
+    }
+    const complete = clock.now();
+    const op: Op = {
+      id,
+      client,
+      key,
+      kind,
+      ...(kind !== 'read' ? { value } : {}),
+      ...(kind === 'cas' ? { expect: expect ?? '' } : {}),
+      ...(outcome === 'ok' && observed !== undefined ? { observed } : {}),
+      ...(outcome === 'ok' && succeeded !== undefined ? { succeeded } : {}),
+      outcome,
+      invoke,
+      complete,
+      member,
+      ...(error !== undefined ? { error } : {}),
+    };
+    this.ops.push(op);
+    return op;
+  }
+
+  private remember(key: string, value: string | null): void {
+    if (value === null) this.lastSeen.delete(key);
+    else this.lastSeen.set(key, value);
+  }
+
+  /**
+   * finalRead reads every key used, retrying across members until each read is
+   * acknowledged or `timeoutMs` passes; the reads join the history (client
+   * FINAL_CLIENT) and the values are returned for the durability check.
+   */
+  async finalRead(timeoutMs: number): Promise<Map<string, string | null>> {
+    const values = new Map<string, string | null>();
+    const deadline = Date.now() + timeoutMs;
+    const { members } = this.options;
+    let attempt = 0;
+    for (const key of this.keys()) {
+      while (Date.now() < deadline) {
+        const member = members[attempt % members.length] as string;
+        const op = await this.perform(FINAL_CLIENT, member, key, 'read', '', undefined);
+        if (op.outcome === 'ok') {
+          values.set(key, op.observed ?? null);
+          break;
+        }
+        attempt++;
+        await sleep(100);
+      }
+    }
+    return values;
+  }
+}
