@@ -19,6 +19,12 @@ export interface LogUpdate {
   readonly hardState?: HardState | undefined;
   readonly entries: readonly Entry[];
   readonly snapshot?: Snapshot | undefined;
+  /**
+   * Whether the update must be durable before `save` resolves (default true). A Ready
+   * whose only change is the commit index sets it false: the commit index is recomputed
+   * after a crash, so a store may skip the fsync (etcd's `MustSync`).
+   */
+  readonly sync?: boolean;
 }
 
 /**

@@ -407,16 +407,25 @@ export class RaftNode<Result = unknown> {
   private async handleReady(ready: Ready): Promise<void> {
     const transport = this.options.transport;
     if (ready.messages.length > 0) transport.send(ready.messages);
+    let saving: Promise<void> | undefined;
     if (ready.hardState !== undefined || ready.entries.length > 0 || ready.snapshot !== undefined) {
-      await this.options.store.save({
+      saving = this.options.store.save({
         hardState: ready.hardState,
         entries: ready.entries,
         snapshot: ready.snapshot,
+        // Only a commit index moved: nothing here must survive a crash (it is
+        // recomputed), so the store may skip the fsync (etcd's MustSync).
+        sync: ready.mustSync,
       });
+      // A rejection is handled where it is awaited; don't let it go unobserved meanwhile.
+      saving.catch(() => undefined);
     }
-    if (this.stopped) return;
-    if (ready.persistedMessages.length > 0) transport.send(ready.persistedMessages);
     if (ready.snapshot !== undefined) {
+      // The snapshot replaces the state: it must be on disk before the state machine
+      // takes it, and nothing else in this Ready is applied before it.
+      await saving;
+      saving = undefined;
+      if (this.stopped) return;
       if (this.options.stateMachine.restore === undefined) {
         throw new RaftError(
           'NO_RESTORE',
@@ -427,10 +436,14 @@ export class RaftNode<Result = unknown> {
       this.appliedIndex = ready.snapshot.metadata.index;
       this.snapshotIndex = Math.max(this.snapshotIndex, ready.snapshot.metadata.index);
     }
-    if (ready.committedEntries.length > 0) {
-      await this.apply(ready.committedEntries);
-      await this.maybeSnapshot();
-    }
+    // Committed entries are always durable already (the core hands out only stable
+    // ones), so they are applied while this Ready's write is in flight: applying one
+    // batch overlaps persisting the next, as etcd does.
+    if (ready.committedEntries.length > 0) await this.apply(ready.committedEntries);
+    await saving;
+    if (this.stopped) return;
+    if (ready.persistedMessages.length > 0) transport.send(ready.persistedMessages);
+    if (ready.committedEntries.length > 0) await this.maybeSnapshot();
     for (const readState of ready.readStates) {
       const batch = this.readBatches.get(contextKey(readState.context));
       if (batch !== undefined) batch.index = readState.index;

@@ -340,7 +340,10 @@ export class LevelLogStore implements LogStore {
       await this.snapshots.write(snapshot.metadata, snapshot.data);
     }
     await this.guarded(async () => {
-      await this.commit(operations);
+      // A commit-only update may skip the fsync (LogUpdate.sync false): LevelDB's log is
+      // sequential, so the next synced write makes it durable too — in particular every
+      // snapshot and compaction, which therefore never point past a durable commit.
+      await this.commit(operations, this.sync && update.sync !== false);
       if (snapshot !== undefined) {
         this.cache.reset(start);
         this.snapshotMetadataValue = snapshot.metadata;
@@ -362,13 +365,13 @@ export class LevelLogStore implements LogStore {
    * It uses the chained-batch API: the array form of `db.batch` costs several times more
    * CPU per operation in abstract-level, which dominated large appends.
    */
-  private async commit(operations: readonly BatchOperation[]): Promise<void> {
+  private async commit(operations: readonly BatchOperation[], sync = this.sync): Promise<void> {
     const batch = this.db.batch();
     for (const operation of operations) {
       if (operation.type === 'put') batch.put(operation.key, operation.value);
       else batch.del(operation.key);
     }
-    await batch.write({ sync: this.sync });
+    await batch.write({ sync });
   }
 
   /** clearThrough deletes entry keys up to `index`, which the compaction point made stale. */

@@ -169,7 +169,7 @@ describe('LevelLogStore agrees with MemoryLogStore', () => {
           } else if (step.kind === 'createSnapshot') {
             const index = first - 1 + Math.floor(step.at * (last - first + 2));
             const data = new Uint8Array([++snapshots, index & 0xff]);
-            const expected = outcome(() => memory.createSnapshot(index, CONF, data)).error;
+            const expected = outcome(() => memory.createSnapshotSync(index, CONF, data)).error;
             expect(await settle(() => level.createSnapshot(index, CONF, data))).toBe(expected);
           } else {
             await level.close();
