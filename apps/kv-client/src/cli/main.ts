@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { TxnRequest } from '@raftkit/rpc/etcd';
+import { BENCH_SUMMARY, isBenchCommand, runBench } from '../bench/main.js';
 import { KvClient, type KvClientOptions } from '../client.js';
 import { isKvClientError } from '../errors.js';
 import {
@@ -187,6 +188,7 @@ export async function runCli(
   io: CliIO,
   deps: CliDeps = {},
 ): Promise<number> {
+  if (isBenchCommand(argv)) return runBench(argv, io);
   let parsed: ParsedCommand;
   try {
     parsed = parseCommandLine(argv);
@@ -197,6 +199,7 @@ export async function runCli(
   }
   if (parsed.help || parsed.command === undefined) {
     io.stdout.write(usageText(parsed.command));
+    if (parsed.command === undefined) io.stdout.write(`\nAlso: raftkitctl ${BENCH_SUMMARY}\n`);
     return 0;
   }
   if (parsed.command === 'version') {
