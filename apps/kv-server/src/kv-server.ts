@@ -14,6 +14,7 @@ import type { HeaderSource } from './etcd-mapping.js';
 import { encodeKvCommand } from './kv-command.js';
 import { createKvService, kvServiceDefinition, withServerHeader } from './kv-service.js';
 import { type KvResult, KvStateMachine } from './kv-state-machine.js';
+import { LeaderWait } from './leader-wait.js';
 import type { ServerLogger } from './logger.js';
 import { ServerMetrics, startMetricsServer } from './metrics.js';
 import { RaftHost } from './raft-host.js';
@@ -33,6 +34,7 @@ export class KvServer {
   private grpcServer: grpc.Server | undefined;
   private metricsServers: HttpServer[] = [];
   private stopping: Promise<void> | undefined;
+  private leaderWait: LeaderWait | undefined;
   clientPorts: number[] = [];
 
   private constructor(
@@ -118,6 +120,14 @@ export class KvServer {
   });
 
   private async serveClients(): Promise<void> {
+    const node = this.host.node;
+    // Two election timeouts: long enough for a healthy majority to elect a leader
+    // (randomized timeout in [T, 2T) plus a vote round), short enough that a member cut
+    // off from the majority answers `no leader` instead of holding requests for long.
+    this.leaderWait = new LeaderWait(
+      () => node.leader() !== NONE || node.isLeader(),
+      2 * this.config.electionTimeoutMs,
+    );
     const server = new grpc.Server({
       'grpc.max_receive_message_length': this.config.maxRequestBytes + GRPC_OVERHEAD_BYTES,
       'grpc.max_send_message_length': 2 ** 31 - 1,
@@ -131,6 +141,7 @@ export class KvServer {
           header: this.header,
           maxRequestBytes: this.config.maxRequestBytes,
           maxTxnOps: this.config.maxTxnOps,
+          leaderWait: this.leaderWait,
           observe: (method, code, seconds) =>
             this.metrics.requestDuration.observe({ method, code: String(code) }, seconds),
         }),
@@ -255,6 +266,7 @@ export class KvServer {
     if (softState.leader !== NONE) this.metrics.leaderChanges.inc();
     this.logger.info({ leader: softState.leader, role: softState.role }, 'raft role changed');
     if (softState.leader !== NONE && !this.published) this.publish();
+    this.leaderWait?.notify();
   }
 
   /** publish announces this member's name and client URLs through the log (etcd's publish). */
@@ -308,6 +320,8 @@ export class KvServer {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.metricsTicker.stop();
+      // Requests waiting for a leader go on (and fail fast) rather than hold the shutdown.
+      this.leaderWait?.close();
       const grpcServer = this.grpcServer;
       if (grpcServer !== undefined) {
         await new Promise<void>((resolve) => {

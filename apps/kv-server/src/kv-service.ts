@@ -24,6 +24,7 @@ import {
 } from './etcd-mapping.js';
 import { encodeKvCommand, type KvCommandKind, MAX_REQUEST_ID_BYTES } from './kv-command.js';
 import type { KvResult, KvStateMachine } from './kv-state-machine.js';
+import { deadlineMsOf, type LeaderWait } from './leader-wait.js';
 import * as mvcc from './mvcc/index.js';
 
 /** REQUEST_ID_HEADER is the gRPC metadata key of raftkit's exactly-once request id. */
@@ -94,6 +95,12 @@ export interface KvServiceOptions {
   readonly maxTxnOps: number;
   /** Called with each request's method, outcome code and duration, for metrics. */
   readonly observe?: (method: string, code: number, seconds: number) => void;
+  /**
+   * leaderWait, when given, holds writes and linearizable reads that arrive while no
+   * leader is known until one is (bounded by it and by the call's deadline), as etcd
+   * does, instead of failing them at once with `no leader`.
+   */
+  readonly leaderWait?: LeaderWait;
 }
 
 type Callback<T> = sendUnaryData<T>;
@@ -105,8 +112,19 @@ type Callback<T> = sendUnaryData<T>;
  * which case this member answers from its own state.
  */
 export function createKvService(options: KvServiceOptions): UntypedServiceImplementation {
-  const { node, stateMachine, header, maxRequestBytes, maxTxnOps } = options;
+  const { node, stateMachine, header, maxRequestBytes, maxTxnOps, leaderWait } = options;
   const store = () => stateMachine.store;
+
+  /** awaitLeader resolves at once when a leader is known, else after LeaderWait's wait. */
+  function awaitLeader(call: ServerUnaryCall<unknown, unknown>): Promise<void> {
+    if (leaderWait === undefined) return Promise.resolve();
+    return leaderWait.wait(deadlineMsOf(call.getDeadline()));
+  }
+
+  /** read is node.read() after waiting (bounded) for a leader. */
+  function read(call: ServerUnaryCall<unknown, unknown>): Promise<number> {
+    return awaitLeader(call).then(() => node.read());
+  }
 
   function finish<T>(
     method: string,
@@ -133,6 +151,7 @@ export function createKvService(options: KvServiceOptions): UntypedServiceImplem
   ): Promise<KvResult> {
     const requestId = requestIdOf(call);
     if (requestId === null) throw ETCD_ERRORS.badRequestId;
+    await awaitLeader(call);
     return node.propose(encodeKvCommand(kind, requestId, call.request.bytes));
   }
 
@@ -173,9 +192,9 @@ export function createKvService(options: KvServiceOptions): UntypedServiceImplem
       // reads. Never set it outside tests; it exists to prove the checker can fail.
       if (request.serializable || process.env.RAFTKIT_UNSAFE_STALE_READS === '1') serve();
       else
-        node
-          .read()
-          .then(serve, (error: unknown) => finish('Range', started, callback, errorOf(error)));
+        read(call).then(serve, (error: unknown) =>
+          finish('Range', started, callback, errorOf(error)),
+        );
     },
 
     put: (
@@ -257,7 +276,7 @@ export function createKvService(options: KvServiceOptions): UntypedServiceImplem
       }
       if (isReadOnlyTxn(request)) {
         // A read-only txn needs no log entry: a linearizable read point suffices.
-        node.read().then(
+        read(call).then(
           () => {
             try {
               finish(

@@ -8,6 +8,9 @@ import { IntervalTicker } from '@raftkit/timer';
 import type { ServerLogger } from './logger.js';
 import { toCoreLogger } from './logger.js';
 
+/** PEER_REDIAL_MAX_MS caps the peer transport's reconnect backoff. */
+const PEER_REDIAL_MAX_MS = 250;
+
 /** RaftHostOptions are what a member needs to run Raft: its config, store and state machine. */
 export interface RaftHostOptions<Result> {
   readonly config: ServerConfig;
@@ -98,6 +101,11 @@ export class RaftHost<Result> {
       peers,
       logger: toCoreLogger(logger, 'peer-transport'),
       ...(tls !== undefined ? { tls } : {}),
+      // Redial a lost peer at least every PEER_REDIAL_MAX_MS (rpc's default backs off to
+      // 2 s, in both its own timer and grpc-js's subchannel): messages to a peer in backoff
+      // are dropped, so after a partition heals the link stayed dark for up to ~4 s and a
+      // healed member could not learn the leader. etcd's rafthttp redials every 100 ms.
+      backoff: { baseMs: 50, maxMs: PEER_REDIAL_MAX_MS },
       onUnreachable: (id) => node?.reportUnreachable(id),
       onSnapshotStatus: (id, status) => node?.reportSnapshot(id, status),
     });
@@ -131,6 +139,11 @@ export class RaftHost<Result> {
       ...(options.snapshot !== undefined ? { snapshot: options.snapshot } : {}),
     });
     node.start();
+    // etcd's --initial-election-tick-advance: a (re)starting member has already waited
+    // for its process to come up, so it campaigns after a couple of ticks of silence
+    // rather than a whole election timeout. Pre-vote and the followers' leader lease keep
+    // this from disturbing a cluster that still has a leader.
+    for (let i = 0; i < config.electionTicks - 2; i++) node.tick();
     logger.info(
       {
         clusterId: bootstrap.clusterId.toString(16),
