@@ -155,6 +155,11 @@ export class Cluster {
       String(this.options.heartbeatMs ?? 100),
       '--election-timeout',
       String(this.options.electionMs ?? 1000),
+      // Snapshot often, so kills, restarts and partitions also exercise snapshots,
+      // compaction and InstallSnapshot (raftkit keeps only a short tail behind them).
+      '--snapshot-count',
+      '500',
+      ...(this.options.target === 'etcd' ? [] : ['--experimental-snapshot-catchup-entries', '100']),
     ];
   }
 
