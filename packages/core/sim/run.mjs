@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The seeded Raft simulation:
 //   pnpm --filter @raftkit/core sim -- --seeds N [--steps M] [--nodes K] [--seed S]
-// Runs seeds S..S+N-1 (default S=1). Each seed is a full random run (see runSimulation);
+// Runs seeds S..S+N-1 (default S=1). Each seed is a full random run (see runSimulation;
+// even seeds also change the membership at random);
 // safety is checked after every step. Prints `seeds=N steps=T violations=V` last and
 // exits non-zero with the failing seed on a violation.
 import { parseArgs } from 'node:util';
@@ -36,12 +37,14 @@ const started = Date.now();
 let totalSteps = 0;
 let committed = 0;
 let reads = 0;
+let confChanges = 0;
 let violations = 0;
 for (let seed = first; seed < first + seeds; seed++) {
   const result = await runSimulation({ seed, steps, ...(nodes ? { nodes } : {}) });
   totalSteps += result.steps;
   committed += result.committed;
   reads += result.readsServed;
+  confChanges += result.confChanges;
   if (result.violations.length > 0) {
     violations += result.violations.length;
     console.error(`sim: seed ${seed} (${result.nodes} nodes) FAILED after ${result.steps} steps:`);
@@ -59,7 +62,7 @@ for (let seed = first; seed < first + seeds; seed++) {
   }
 }
 console.log(
-  `sim: committed entries=${committed} reads served=${reads} time=${((Date.now() - started) / 1000).toFixed(1)}s`,
+  `sim: committed entries=${committed} reads served=${reads} configuration changes=${confChanges} time=${((Date.now() - started) / 1000).toFixed(1)}s`,
 );
 console.log(`seeds=${seeds} steps=${totalSteps} violations=${violations}`);
 process.exit(violations > 0 ? 1 : 0);

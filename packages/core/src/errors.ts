@@ -129,3 +129,27 @@ export class ConfigError extends RaftError {
     super('INVALID_CONFIG', `invalid raft config: ${detail}`);
   }
 }
+
+/** ConfChangeErrorReason says why a configuration change is invalid or cannot be decoded. */
+export type ConfChangeErrorReason =
+  | 'malformed'
+  | 'invalidNodeId'
+  | 'alreadyJoint'
+  | 'notJoint'
+  | 'zeroVoterJoint'
+  | 'removedAllVoters'
+  | 'tooManyVoterChanges'
+  | 'invariant';
+
+/**
+ * ConfChangeError: a configuration change is invalid for the current configuration (the
+ * rules of etcd-io/raft's confchange package) or its bytes are malformed. `reason` is
+ * machine-readable.
+ */
+export class ConfChangeError extends RaftError {
+  readonly reason: ConfChangeErrorReason;
+  constructor(reason: ConfChangeErrorReason, detail: string) {
+    super('CONF_CHANGE_INVALID', `invalid configuration change: ${detail}`);
+    this.reason = reason;
+  }
+}

@@ -1,3 +1,18 @@
+export type {
+  ConfChange,
+  ConfChangeSingle,
+  ConfChangeTransition,
+  ConfChangeType,
+} from './conf-change.js';
+export {
+  decodeConfChange,
+  describeConfChange,
+  encodeConfChange,
+  enterJointOf,
+  isLeaveJoint,
+  LEAVE_JOINT,
+} from './conf-change.js';
+export { enterJoint, leaveJoint, nextConfig, simple } from './conf-changer.js';
 export * from './describe.js';
 export * from './errors.js';
 export type { LogStore, LogUpdate, StoredState } from './log-store.js';
@@ -24,4 +39,6 @@ export type { ProgressStatus, SnapshotStatus, Status } from './raw-node.js';
 export { RawNode } from './raw-node.js';
 export type { ReadOnlyOption, ReadState } from './read-only.js';
 export type { Ready } from './ready.js';
+export type { TrackerConfig } from './tracker.js';
+export { configFromConfState, confStateFromConfig } from './tracker.js';
 export * from './types.js';

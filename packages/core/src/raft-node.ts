@@ -1,3 +1,5 @@
+import type { ConfChange } from './conf-change.js';
+import { decodeConfChange } from './conf-change.js';
 import {
   NodeStoppedError,
   ProposalDroppedError,
@@ -16,7 +18,7 @@ import type { SnapshotStatus, Status } from './raw-node.js';
 import { RawNode } from './raw-node.js';
 import { contextKey } from './read-only.js';
 import type { Ready } from './ready.js';
-import type { Entry, NodeId, Snapshot, SoftState } from './types.js';
+import type { ConfState, Entry, NodeId, Snapshot, SoftState } from './types.js';
 import { NONE } from './types.js';
 
 /** RaftNodeOptions are the ports and settings a RaftNode runs over. */
@@ -33,6 +35,12 @@ export interface RaftNodeOptions<Result> {
   readonly requestTimeoutTicks?: number;
   /** Called whenever the leader or this node's role changes. */
   readonly onSoftState?: (softState: SoftState) => void;
+  /**
+   * onConfChange is called when this node applies a configuration change (in log order with the
+   * commands around it), with the change — its context as proposed — and the new
+   * membership; the application updates its transport (peers to connect to or drop).
+   */
+  readonly onConfChange?: (cc: ConfChange, confState: ConfState) => void;
   /** Called when the node stops because of a fatal error (failed save, failing state machine). */
   readonly onFatal?: (error: unknown) => void;
   /**
@@ -45,8 +53,9 @@ export interface RaftNodeOptions<Result> {
   readonly logger?: Logger;
 }
 
-interface PendingProposal<Result> {
-  readonly resolve: (result: Result) => void;
+interface PendingProposal {
+  /** Resolves with the state machine's result, or the ConfState for a configuration change. */
+  readonly resolve: (result: unknown) => void;
   readonly reject: (error: unknown) => void;
   readonly deadline: number;
   /** Set once the entry is in this (leader) node's log. */
@@ -87,10 +96,11 @@ export class RaftNode<Result = unknown> {
   private readonly timeoutTicks: number;
   private ticks = 0;
   private sequence = 0;
-  private readonly pending = new Map<number, PendingProposal<Result>>();
+  private readonly pending = new Map<number, PendingProposal>();
   /** Sequence numbers of our own proposals by the log index they were appended at (as leader). */
   private readonly pendingByIndex = new Map<number, number>();
   private queuedProposals: { sequence: number; envelope: Uint8Array }[] = [];
+  private queuedConfChanges: { sequence: number; cc: ConfChange }[] = [];
   private queuedReads: PendingRead[] = [];
   private readonly readBatches = new Map<string, ReadBatch>();
   private readCounter = 0;
@@ -121,8 +131,28 @@ export class RaftNode<Result = unknown> {
     this.softState = this.raw.raft.softState();
     this.appliedIndex = this.raw.raft.raftLog.applied;
     this.snapshotIndex = this.raw.raft.raftLog.firstIndex() - 1;
+    this.replayConfChanges(stored.metadata.index, applied);
     if (options.snapshot !== undefined && options.stateMachine.snapshot === undefined) {
       throw new RaftError('NO_SNAPSHOT', 'a snapshot policy needs a state machine with snapshot()');
+    }
+  }
+
+  /**
+   * replayConfChanges re-applies the configuration changes between the stored snapshot
+   * and an `applied` index the state machine already holds (a durable state machine):
+   * the store only knows the snapshot's membership, and those entries will not be
+   * applied again.
+   */
+  private replayConfChanges(snapshotIndex: number, applied: number): void {
+    const store = this.options.store;
+    const lo = Math.max(snapshotIndex + 1, store.firstIndex());
+    const hi = Math.min(applied, store.lastIndex()) + 1;
+    for (let index = lo; index < hi; ) {
+      const entries = store.entries(index, hi);
+      for (const entry of entries) {
+        if (entry.type === 'confChange') this.raw.applyConfChange(decodeConfChange(entry.data));
+      }
+      index += entries.length;
     }
   }
 
@@ -190,13 +220,48 @@ export class RaftNode<Result = unknown> {
     return new Promise<Result>((resolve, reject) => {
       const sequence = ++this.sequence;
       this.pending.set(sequence, {
-        resolve,
+        resolve: (result) => resolve(result as Result),
         reject,
         deadline: this.ticks + this.timeoutTicks,
         index: 0,
         term: 0,
       });
       this.queuedProposals.push({ sequence, envelope: encodeProposal(this.id, sequence, command) });
+      this.schedule();
+    });
+  }
+
+  /**
+   * proposeConfChange proposes a membership change (Raft paper §6) and resolves with the
+   * new membership once the change is applied on this node (after `onConfChange`). It
+   * rejects like `propose`, and with ProposalDroppedError 'confChangePending' while
+   * another change is in progress or ConfChangeError when the change is invalid for the
+   * current configuration (when proposed on the leader; a forwarded invalid change
+   * times out).
+   */
+  proposeConfChange(cc: ConfChange): Promise<ConfState> {
+    if (this.stopped) return Promise.reject(new NodeStoppedError());
+    if (this.raw.raft.leader === NONE && this.raw.raft.role !== 'leader') {
+      return Promise.reject(new ProposalDroppedError('noLeader'));
+    }
+    return new Promise<ConfState>((resolve, reject) => {
+      const sequence = ++this.sequence;
+      this.pending.set(sequence, {
+        resolve: (result) => resolve(result as ConfState),
+        reject,
+        deadline: this.ticks + this.timeoutTicks,
+        index: 0,
+        term: 0,
+      });
+      // The proposer's envelope rides in the context, so that this node recognises its
+      // change when applying it even if it was forwarded; the context is unwrapped again
+      // before the application sees it.
+      const wrapped: ConfChange = {
+        transition: cc.transition,
+        changes: cc.changes,
+        context: encodeProposal(this.id, sequence, cc.context),
+      };
+      this.queuedConfChanges.push({ sequence, cc: wrapped });
       this.schedule();
     });
   }
@@ -357,7 +422,29 @@ export class RaftNode<Result = unknown> {
     );
   }
 
+  private flushConfChanges(): void {
+    if (this.queuedConfChanges.length === 0) return;
+    const queued = this.queuedConfChanges;
+    this.queuedConfChanges = [];
+    const raft = this.raw.raft;
+    for (const { sequence, cc } of queued) {
+      try {
+        this.raw.proposeConfChange(cc);
+      } catch (error) {
+        this.rejectProposal(sequence, error);
+        continue;
+      }
+      const proposal = this.pending.get(sequence);
+      if (raft.role === 'leader' && proposal !== undefined) {
+        proposal.index = raft.raftLog.lastIndex();
+        proposal.term = raft.term;
+        this.pendingByIndex.set(proposal.index, sequence);
+      }
+    }
+  }
+
   private flushProposals(): void {
+    this.flushConfChanges();
     if (this.queuedProposals.length === 0) return;
     const batch = this.queuedProposals;
     this.queuedProposals = [];
@@ -453,7 +540,59 @@ export class RaftNode<Result = unknown> {
     if (ready.softState !== undefined) this.onSoftState(ready.softState);
   }
 
+  /**
+   * apply applies committed entries in log order: runs of commands go to the state
+   * machine in one call; each configuration change between them is applied to the raft
+   * membership by itself (its position in the log is where it takes effect).
+   */
   private async apply(entries: readonly Entry[]): Promise<void> {
+    // Proposals of ours that an overwritten entry stood for are lost.
+    for (const entry of entries) this.detectLostProposal(entry);
+    let start = 0;
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!;
+      if (entry.type !== 'confChange') continue;
+      if (i > start) await this.applyCommands(entries.slice(start, i));
+      start = i + 1;
+      this.applyConfChangeEntry(entry);
+    }
+    if (start < entries.length) {
+      await this.applyCommands(start === 0 ? entries : entries.slice(start));
+    }
+    this.appliedIndex = entries[entries.length - 1]!.index;
+  }
+
+  /**
+   * applyConfChangeEntry applies one committed configuration change. A change that
+   * cannot be decoded or applied means this node's membership no longer follows the
+   * group's (the leader validates every change before appending it): that is fatal.
+   */
+  private applyConfChangeEntry(entry: Entry): void {
+    const cc = decodeConfChange(entry.data);
+    const confState = this.raw.applyConfChange(cc);
+    const envelope = decodeProposal(cc.context);
+    const owner =
+      envelope !== undefined && envelope.proposer === this.id ? envelope.sequence : undefined;
+    const visible: ConfChange =
+      envelope === undefined
+        ? cc
+        : { transition: cc.transition, changes: cc.changes, context: envelope.command };
+    this.logger.info('configuration change applied', {
+      id: this.id,
+      index: entry.index,
+      voters: confState.voters,
+      outgoing: confState.votersOutgoing,
+      learners: confState.learners,
+    });
+    this.options.onConfChange?.(visible, confState);
+    if (owner === undefined) return;
+    const proposal = this.pending.get(owner);
+    if (proposal === undefined) return;
+    this.pending.delete(owner);
+    proposal.resolve(confState);
+  }
+
+  private async applyCommands(entries: readonly Entry[]): Promise<void> {
     const commands: Entry[] = [];
     const owners: (number | undefined)[] = [];
     for (const entry of entries) {
@@ -472,21 +611,16 @@ export class RaftNode<Result = unknown> {
       });
       owners.push(decoded.proposer === this.id ? decoded.sequence : undefined);
     }
-    // Proposals of ours that an overwritten entry stood for are lost.
-    for (const entry of entries) this.detectLostProposal(entry);
-    const last = entries[entries.length - 1]!;
-    if (commands.length > 0) {
-      const results = await this.options.stateMachine.apply(commands);
-      for (let i = 0; i < commands.length; i++) {
-        const sequence = owners[i];
-        if (sequence === undefined) continue;
-        const proposal = this.pending.get(sequence);
-        if (proposal === undefined) continue;
-        this.pending.delete(sequence);
-        proposal.resolve(results[i] as Result);
-      }
+    if (commands.length === 0) return;
+    const results = await this.options.stateMachine.apply(commands);
+    for (let i = 0; i < commands.length; i++) {
+      const sequence = owners[i];
+      if (sequence === undefined) continue;
+      const proposal = this.pending.get(sequence);
+      if (proposal === undefined) continue;
+      this.pending.delete(sequence);
+      proposal.resolve(results[i] as Result);
     }
-    this.appliedIndex = last.index;
   }
 
   private detectLostProposal(entry: Entry): void {
@@ -578,5 +712,7 @@ export class RaftNode<Result = unknown> {
     for (const read of this.queuedReads) read.reject(error);
     this.queuedReads = [];
     this.queuedProposals = [];
+    for (const { sequence } of this.queuedConfChanges) this.rejectProposal(sequence, error);
+    this.queuedConfChanges = [];
   }
 }

@@ -1,4 +1,12 @@
-import { InvalidMessageError, ProposalDroppedError } from './errors.js';
+import type { ConfChange } from './conf-change.js';
+import {
+  decodeConfChange,
+  describeConfChange,
+  encodeConfChange,
+  LEAVE_JOINT,
+} from './conf-change.js';
+import { nextConfig } from './conf-changer.js';
+import { ConfChangeError, InvalidMessageError, ProposalDroppedError, RaftError } from './errors.js';
 import type { LogStore } from './log-store.js';
 import type {
   Message,
@@ -24,7 +32,8 @@ import { resolveRaftConfig } from './raft-config.js';
 import { RaftLog } from './raft-log.js';
 import type { ReadState } from './read-only.js';
 import { ReadOnly } from './read-only.js';
-import { configFromConfState, ProgressTracker } from './tracker.js';
+import type { TrackerConfig } from './tracker.js';
+import { configFromConfState, confStateFromConfig, ProgressTracker } from './tracker.js';
 import type {
   ConfState,
   Entry,
@@ -35,6 +44,15 @@ import type {
   StateRole,
 } from './types.js';
 import { EMPTY_DATA, entrySize, NONE, payloadSize } from './types.js';
+
+function confStateIncludes(confState: ConfState, id: NodeId): boolean {
+  return (
+    confState.voters.includes(id) ||
+    confState.learners.includes(id) ||
+    confState.votersOutgoing.includes(id) ||
+    confState.learnersNext.includes(id)
+  );
+}
 
 /** CampaignKind says why an election starts: a normal (pre-)election, or a leadership transfer. */
 type CampaignKind = 'preElection' | 'election' | 'transfer';
@@ -71,6 +89,8 @@ export class Raft {
   readStates: ReadState[] = [];
   /** Index of the last configuration-change entry a leader appended; guards one change at a time. */
   pendingConfIndex = 0;
+  /** The memberships of snapshots being installed, each effective once it is applied. */
+  private pendingSnapshotConfs: { index: number; confState: ConfState }[] = [];
   /** Payload bytes of uncommitted entries in a leader's log (the uncommitted-size cap). */
   uncommittedSize = 0;
   readonly config: ResolvedRaftConfig;
@@ -366,6 +386,8 @@ export class Raft {
       if (this.role === 'leader' && this.leadTransferee !== NONE) this.abortLeaderTransfer();
     }
     if (this.role !== 'leader') return;
+    // Retry leaving a joint configuration if an earlier attempt could not be appended.
+    this.maybeAutoLeave();
     if (this.heartbeatElapsed >= this.config.heartbeatTicks) {
       this.heartbeatElapsed = 0;
       this.step({ type: 'MsgBeat', from: this.id, to: this.id, term: 0 });
@@ -637,18 +659,21 @@ export class Raft {
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i]!;
       if (entry.type !== 'confChange') continue;
-      // One configuration change at a time: a second one before the first is applied
-      // could produce two disjoint majorities (Raft paper §6). Refused ones become no-ops.
-      if (this.pendingConfIndex > this.raftLog.applied) {
-        if (entries === message.entries) entries = entries.slice();
-        (entries as Entry[])[i] = { term: 0, index: 0, type: 'normal', data: EMPTY_DATA };
-        this.logger.warn('configuration change refused: another is pending', {
-          pendingConfIndex: this.pendingConfIndex,
-          applied: this.raftLog.applied,
-        });
-      } else {
+      const refusal = this.confChangeRefusal(entry.data);
+      if (refusal === undefined) {
         this.pendingConfIndex = this.raftLog.lastIndex() + i + 1;
+        continue;
       }
+      this.logger.warn('configuration change refused', {
+        reason: refusal.message,
+        pendingConfIndex: this.pendingConfIndex,
+        applied: this.raftLog.applied,
+      });
+      // A lone change is refused to its proposer; in a batch it becomes a no-op so the
+      // rest of the batch still goes in (etcd-io/raft does the latter for both).
+      if (entries.length === 1) throw refusal;
+      if (entries === message.entries) entries = entries.slice();
+      (entries as Entry[])[i] = { term: 0, index: 0, type: 'normal', data: EMPTY_DATA };
     }
     if (!this.appendEntries(entries)) {
       throw new ProposalDroppedError(
@@ -657,6 +682,30 @@ export class Raft {
       );
     }
     this.bcastAppend();
+  }
+
+  /**
+   * confChangeRefusal says why a proposed configuration change must not be appended, or
+   * undefined when it may be. One change at a time (thesis §4.1, §4.3): while an earlier
+   * change is not applied, the configuration a new one would apply to is unknown, and
+   * two changes in flight could produce two disjoint majorities (Raft paper §6). With
+   * none pending, the leader's configuration is exactly the one the change will be
+   * applied to, so validating it here is exact and every node applies it without error.
+   */
+  private confChangeRefusal(data: Uint8Array): RaftError | undefined {
+    if (this.pendingConfIndex > this.raftLog.applied) {
+      return new ProposalDroppedError(
+        'confChangePending',
+        `pending at index ${this.pendingConfIndex}, applied ${this.raftLog.applied}`,
+      );
+    }
+    try {
+      nextConfig(this.tracker.config, decodeConfChange(data));
+      return undefined;
+    } catch (error) {
+      if (error instanceof ConfChangeError) return error;
+      throw error;
+    }
   }
 
   /**
@@ -1009,13 +1058,16 @@ export class Raft {
       this.becomeFollower(this.term + 1, NONE);
       return false;
     }
-    const isMember =
-      confState.voters.includes(this.id) ||
-      confState.learners.includes(this.id) ||
-      confState.votersOutgoing.includes(this.id);
-    if (!isMember) {
-      this.logger.warn('ignored snapshot that does not include this node', { id: this.id, index });
-      return false;
+    // A snapshot taken before this node was added does not list it: install it anyway.
+    // The entries after it add this node (applying them is how it learns it is a
+    // member), and a non-member neither campaigns nor counts in any quorum, so this is
+    // safe. (etcd-io/raft refuses such snapshots and relies on the application to send a
+    // fresh one; a pure core cannot make one.)
+    if (!confStateIncludes(confState, this.id)) {
+      this.logger.info('installing a snapshot that predates this node joining', {
+        id: this.id,
+        index,
+      });
     }
     if (this.raftLog.matchTerm(index, term)) {
       // We already hold the snapshot's last entry: just fast-forward commit (§7: "If
@@ -1025,22 +1077,136 @@ export class Raft {
       return false;
     }
     this.raftLog.restore(snapshot);
-    this.tracker.config = configFromConfState(confState);
-    this.tracker.resetProgress(this.id, this.raftLog.lastIndex());
+    // The snapshot's membership takes effect when the application has applied the
+    // snapshot (`snapshotApplied`), not now: committed entries handed out earlier may
+    // still be being applied, and a configuration change among them must apply to the
+    // membership before the snapshot, not to the snapshot's. Until then this node holds
+    // an unstable snapshot, so it cannot campaign (promotable).
+    this.pendingSnapshotConfs = this.pendingSnapshotConfs.filter((p) => p.index < index);
+    this.pendingSnapshotConfs.push({ index, confState });
     return true;
   }
 
-  /** applyConfState replaces the tracker configuration (used by membership changes). */
+  /**
+   * snapshotApplied is called once the application has applied the snapshot at `index`
+   * (RawNode.advance): the snapshot's membership now takes effect.
+   */
+  snapshotApplied(index: number): void {
+    const pending = this.pendingSnapshotConfs.find((p) => p.index === index);
+    // A later snapshot may already be on its way (restored before this one was applied).
+    this.pendingSnapshotConfs = this.pendingSnapshotConfs.filter((p) => p.index > index);
+    if (pending === undefined) return;
+    this.tracker.config = configFromConfState(pending.confState);
+    this.tracker.resetProgress(this.id, this.raftLog.lastIndex());
+  }
+
+  /**
+   * applyConfChange applies a committed configuration change (the application calls it
+   * when it applies the 'confChange' entry, in log order) and returns the new membership.
+   * Membership takes effect when the entry is applied, as in etcd-io/raft, not when it is
+   * appended as in thesis §4.1: the leader refuses a new change until the previous one is
+   * applied, which keeps every two consecutive configurations overlapping. Throws
+   * ConfChangeError when the change is not valid for the current configuration.
+   */
+  applyConfChange(cc: ConfChange): ConfState {
+    const next = nextConfig(this.tracker.config, cc);
+    this.logger.info('applying configuration change', {
+      id: this.id,
+      change: describeConfChange(cc),
+      voters: [...next.voters.incoming],
+      outgoing: [...next.voters.outgoing],
+      learners: [...next.learners],
+    });
+    return this.switchToConfig(next);
+  }
+
+  /** applyConfState replaces the membership by `confState` (for tests and tools). */
   applyConfState(confState: ConfState): void {
-    this.tracker.config = configFromConfState(confState);
+    this.switchToConfig(configFromConfState(confState));
+  }
+
+  /**
+   * switchToConfig installs a new membership (etcd-io/raft's switchToConfig): new members
+   * get a fresh Progress, removed ones lose theirs, learner flags follow the
+   * configuration. A leader that is no longer a voter steps down — the change is
+   * committed since it is being applied (thesis §4.2.2: "the leader steps down once C_new
+   * is committed"); otherwise a leader commits what the new quorum allows and probes the
+   * new members at once.
+   */
+  private switchToConfig(config: TrackerConfig): ConfState {
+    const tracker = this.tracker;
+    const before = new Set(tracker.progress.keys());
+    tracker.config = config;
+    const members = tracker.memberIds();
     const lastIndex = this.raftLog.lastIndex();
-    for (const id of this.tracker.memberIds()) {
-      if (!this.tracker.progress.has(id)) {
-        this.tracker.resetProgressFor(id, lastIndex);
+    for (const id of members) {
+      const progress = tracker.progress.get(id);
+      if (progress === undefined) {
+        tracker.resetProgressFor(id, lastIndex);
+        // Like etcd-io/raft: a new member counts as active so that check-quorum does
+        // not count it against the leader and it may be sent a snapshot at once.
+        tracker.progress.get(id)!.recentActive = true;
+      } else {
+        progress.isLearner = !tracker.isVoter(id);
       }
     }
-    for (const id of [...this.tracker.progress.keys()]) {
-      if (!this.tracker.memberIds().includes(id)) this.tracker.progress.delete(id);
+    const memberSet = new Set(members);
+    for (const id of before) if (!memberSet.has(id)) tracker.progress.delete(id);
+    // Votes of non-members no longer count.
+    for (const id of [...tracker.votes.keys()]) if (!tracker.isVoter(id)) tracker.votes.delete(id);
+    const confState = confStateFromConfig(config);
+    if (this.role !== 'leader') return confState;
+    if (this.maybeCommit()) this.releasePendingReadIndexMessages();
+    if (!tracker.isVoter(this.id)) {
+      // Tell the remaining members what is committed (the change itself included), then
+      // step down (thesis §4.2.2). Not being a voter, this node will not campaign.
+      this.bcastAppend();
+      this.logger.info('stepping down: removed from the configuration', {
+        id: this.id,
+        term: this.term,
+      });
+      this.becomeFollower(this.term, NONE);
+      return confState;
+    }
+    this.bcastAppend();
+    if (this.leadTransferee !== NONE && !tracker.isVoter(this.leadTransferee)) {
+      this.abortLeaderTransfer();
+    }
+    return confState;
+  }
+
+  /**
+   * appliedTo records that the application applied entries through `index`. A leader in
+   * a joint configuration with auto-leave then proposes leaving it once the entry that
+   * entered it is applied (etcd-io/raft's appliedTo; Raft paper §6: C_new is proposed
+   * once C_old,new is committed).
+   */
+  appliedTo(index: number): void {
+    this.raftLog.appliedTo(index);
+    this.maybeAutoLeave();
+  }
+
+  private maybeAutoLeave(): void {
+    if (this.role !== 'leader' || !this.tracker.config.autoLeave) return;
+    if (!this.tracker.isJoint() || this.pendingConfIndex > this.raftLog.applied) return;
+    try {
+      this.step({
+        type: 'MsgProp',
+        from: this.id,
+        to: NONE,
+        term: 0,
+        entries: [{ term: 0, index: 0, type: 'confChange', data: encodeConfChange(LEAVE_JOINT) }],
+      });
+      this.logger.info('leaving the joint configuration automatically', {
+        id: this.id,
+        index: this.pendingConfIndex,
+      });
+    } catch (error) {
+      if (!(error instanceof RaftError)) throw error;
+      // Tried again on the next tick or application.
+      this.logger.debug('could not propose leaving the joint configuration yet', {
+        reason: error.message,
+      });
     }
   }
 

@@ -1,3 +1,5 @@
+import type { ConfChange } from './conf-change.js';
+import { encodeConfChange } from './conf-change.js';
 import { InvalidMessageError, RaftError } from './errors.js';
 import type { LogStore } from './log-store.js';
 import type { Message } from './message.js';
@@ -91,15 +93,31 @@ export class RawNode {
     this.raft.step({ type: 'MsgProp', from: this.raft.id, to: NONE, term: 0, entries });
   }
 
-  /** proposeConfChange submits an encoded configuration change (membership issue). */
-  proposeConfChange(data: Uint8Array): void {
+  /**
+   * proposeConfChange submits a membership change (Raft paper §6) as a 'confChange'
+   * entry. The leader refuses it while an earlier change is not yet applied
+   * (ProposalDroppedError 'confChangePending') and when it is invalid for the current
+   * configuration (ConfChangeError); a follower forwards it. Once committed, the
+   * application applies it with `applyConfChange`.
+   */
+  proposeConfChange(cc: ConfChange): void {
     this.raft.step({
       type: 'MsgProp',
       from: this.raft.id,
       to: NONE,
       term: 0,
-      entries: [{ term: 0, index: 0, type: 'confChange', data }],
+      entries: [{ term: 0, index: 0, type: 'confChange', data: encodeConfChange(cc) }],
     });
+  }
+
+  /**
+   * applyConfChange applies a committed configuration change; call it when applying its
+   * entry, in log order, before `advance`. Returns the new membership (to record in
+   * snapshots and to update the transport with). Throws ConfChangeError if the change
+   * is invalid for the current configuration (never for changes the leader accepted).
+   */
+  applyConfChange(cc: ConfChange): ConfState {
+    return this.raft.applyConfChange(cc);
   }
 
   /**
@@ -233,13 +251,14 @@ export class RawNode {
     if (ready.snapshot !== undefined) {
       raftLog.stableSnapshotTo(ready.snapshot.metadata.index);
       raftLog.applied = Math.max(raftLog.applied, ready.snapshot.metadata.index);
+      this.raft.snapshotApplied(ready.snapshot.metadata.index);
     }
     const lastEntry = ready.entries[ready.entries.length - 1];
     if (lastEntry !== undefined) this.raft.onPersisted(lastEntry.index, lastEntry.term);
     const lastCommitted = ready.committedEntries[ready.committedEntries.length - 1];
     if (lastCommitted !== undefined) {
-      raftLog.appliedTo(lastCommitted.index);
       this.raft.reduceUncommittedSize(ready.committedEntries);
+      this.raft.appliedTo(lastCommitted.index);
     }
   }
 

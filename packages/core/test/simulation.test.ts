@@ -12,9 +12,12 @@ describe('seeded simulation: safety under drops, duplicates, delays, reordering,
   it('300 random seeds (3, 5 and 7 nodes) find no violation', async () => {
     const failures: string[] = [];
     let committed = 0;
+    let confChanges = 0;
     for (let seed = 1; seed <= 300; seed++) {
+      // Even seeds also change the membership at random (see SimulationOptions.membership).
       const result = await runSimulation({ seed, steps: 2000 });
       committed += result.committed;
+      confChanges += result.confChanges;
       if (result.violations.length > 0) {
         failures.push(
           `seed ${seed}: ${result.violations.map((v) => `${v.property}: ${v.detail}`).join('; ')}`,
@@ -24,6 +27,7 @@ describe('seeded simulation: safety under drops, duplicates, delays, reordering,
     expect(failures).toEqual([]);
     // The workload must actually exercise the log, or "no violation" would mean little.
     expect(committed).toBeGreaterThan(3000);
+    expect(confChanges).toBeGreaterThan(200);
   }, 120_000);
 
   for (const nodes of [3, 5, 7]) {
@@ -33,6 +37,12 @@ describe('seeded simulation: safety under drops, duplicates, delays, reordering,
       expect(result.committed).toBeGreaterThan(20);
     }, 60_000);
   }
+
+  it('a long run with random membership changes (add, remove, promote, replace, joint) finds no violation', async () => {
+    const result = await runSimulation({ seed: 424242, steps: 20_000, nodes: 5, membership: true });
+    expect(result.violations).toEqual([]);
+    expect(result.confChanges).toBeGreaterThan(10);
+  }, 60_000);
 
   it.each(REGRESSION_SEEDS)('regression seed %i stays clean', async (seed) => {
     const result = await runSimulation({ seed, steps: 2000 });

@@ -1,3 +1,4 @@
+export { disjointQuorums } from './membership.js';
 export type { SafetyViolation } from './safety-checker.js';
 export { entryDigest, SafetyChecker } from './safety-checker.js';
 export type { SimClusterOptions, SimNodeState } from './sim-cluster.js';

@@ -10,6 +10,8 @@ export interface SafetyViolation {
     | 'StateMachineSafety'
     | 'LinearizableRead'
     | 'DurableAck'
+    | 'ConfigSafety'
+    | 'DisjointQuorums'
     | 'Liveness';
   readonly detail: string;
 }
@@ -62,7 +64,8 @@ export class SafetyChecker {
   private readonly committedChain: number[] = [0];
   private readonly knownLeaderTerm = new Map<NodeId, number>();
 
-  private fail(property: SafetyViolation['property'], detail: string): void {
+  /** fail records a violation (at most 20 are kept). */
+  fail(property: SafetyViolation['property'], detail: string): void {
     if (this.violations.length < 20) this.violations.push({ property, detail });
   }
 

@@ -1,4 +1,6 @@
-import { ProposalDroppedError, RaftError } from '../errors.js';
+import type { ConfChange } from '../conf-change.js';
+import { decodeConfChange } from '../conf-change.js';
+import { RaftError } from '../errors.js';
 import type { LogStore } from '../log-store.js';
 import { MemoryLogStore } from '../memory-log-store.js';
 import type { Message } from '../message.js';
@@ -9,8 +11,11 @@ import type { RaftConfig } from '../raft-config.js';
 import { seededRandom } from '../random.js';
 import { RawNode } from '../raw-node.js';
 import type { Ready } from '../ready.js';
-import type { Entry, NodeId } from '../types.js';
+import type { TrackerConfig } from '../tracker.js';
+import { configFromConfState, confStateFromConfig } from '../tracker.js';
+import type { ConfState, Entry, NodeId } from '../types.js';
 import { EMPTY_DATA } from '../types.js';
+import { disjointQuorums } from './membership.js';
 import type { SafetyViolation } from './safety-checker.js';
 import { chainHash, entryDigest, SafetyChecker } from './safety-checker.js';
 import type { NetworkFaults } from './simulated-network.js';
@@ -18,8 +23,14 @@ import { RELIABLE_NETWORK, SimulatedNetwork } from './simulated-network.js';
 
 /** SimClusterOptions configures a simulated cluster. */
 export interface SimClusterOptions {
-  /** Number of nodes (ids 1..nodes). */
+  /** Number of nodes in the initial configuration (voters 1..nodes). */
   readonly nodes: number;
+  /**
+   * spare is the number of spare nodes (ids nodes+1..nodes+spare) that run from the start but are not members:
+   * they start from the group's bootstrap membership, cannot campaign, and join when a
+   * configuration change adds them. Default 0.
+   */
+  readonly spare?: number;
   /** Seed for every random choice (network faults, election timeouts). */
   readonly seed: number;
   /** Raft settings applied to every node (id and peers are filled in). */
@@ -75,6 +86,27 @@ export interface SimNodeState {
   prefixHashes: number[];
 }
 
+/** ConfigEpoch is the membership in force from a log index on (the initial one from 0). */
+interface ConfigEpoch {
+  readonly index: number;
+  readonly confState: ConfState;
+  readonly config: TrackerConfig;
+  readonly key: string;
+}
+
+function confKey(confState: ConfState): string {
+  return `${confState.voters.join(',')}|${confState.votersOutgoing.join(',')}|${confState.learners.join(',')}|${confState.learnersNext.join(',')}|${confState.autoLeave ? 1 : 0}`;
+}
+
+function membersOf(confState: ConfState): Set<NodeId> {
+  return new Set([
+    ...confState.voters,
+    ...confState.votersOutgoing,
+    ...confState.learners,
+    ...confState.learnersNext,
+  ]);
+}
+
 interface PendingProposal {
   readonly node: NodeId;
   readonly digestData: string;
@@ -101,7 +133,21 @@ function dataKey(data: Uint8Array): string {
  * state machine logic against real Raft behaviour.
  */
 export class SimCluster {
+  /** ids lists every node that runs: the initial members, then the spare nodes. */
   readonly ids: NodeId[];
+  /** initialVoters are the voters of the initial configuration (the bootstrap membership). */
+  readonly initialVoters: NodeId[];
+  /**
+   * configHistory is the committed membership history, one epoch per applied configuration change in log
+   * order (recorded when some node first applies it; every node must agree).
+   */
+  readonly configHistory: ConfigEpoch[] = [];
+  /** stopped holds the nodes removed from the group: stopped for good once their removal is applied anywhere. */
+  readonly stopped = new Set<NodeId>();
+  /** Nodes that have been members of some committed configuration. */
+  private readonly everMembers = new Set<NodeId>();
+  private readonly toStop = new Set<NodeId>();
+  private readonly checkedPairs = new Set<string>();
   readonly network: SimulatedNetwork;
   readonly checker = new SafetyChecker();
   readonly random: RandomSource;
@@ -120,7 +166,22 @@ export class SimCluster {
 
   private constructor(options: SimClusterOptions) {
     this.options = options;
-    this.ids = Array.from({ length: options.nodes }, (_, i) => i + 1);
+    this.initialVoters = Array.from({ length: options.nodes }, (_, i) => i + 1);
+    this.ids = Array.from({ length: options.nodes + (options.spare ?? 0) }, (_, i) => i + 1);
+    const initial: ConfState = {
+      voters: this.initialVoters,
+      learners: [],
+      votersOutgoing: [],
+      learnersNext: [],
+      autoLeave: false,
+    };
+    this.configHistory.push({
+      index: 0,
+      confState: initial,
+      config: configFromConfState(initial),
+      key: confKey(initial),
+    });
+    for (const id of this.initialVoters) this.everMembers.add(id);
     this.random = seededRandom(options.seed);
     this.network = new SimulatedNetwork(
       seededRandom(options.seed ^ 0x5bd1e995),
@@ -132,10 +193,12 @@ export class SimCluster {
   static async create(options: SimClusterOptions): Promise<SimCluster> {
     const cluster = new SimCluster(options);
     for (const id of cluster.ids) {
+      // Every node, spare ones included, starts from the bootstrap membership: replaying
+      // the log's configuration changes on top of it yields the group's membership.
       const store = options.createStore
-        ? await options.createStore(id, cluster.ids)
+        ? await options.createStore(id, cluster.initialVoters)
         : new MemoryLogStore({
-            voters: cluster.ids,
+            voters: cluster.initialVoters,
             learners: [],
             votersOutgoing: [],
             learnersNext: [],
@@ -169,7 +232,7 @@ export class SimCluster {
         heartbeatTicks: 1,
         ...this.options.raft,
         id,
-        peers: this.ids,
+        peers: this.initialVoters,
         random: seededRandom(
           (this.options.seed * 31 + id * 7919 + this.restartCounter * 104729) >>> 0,
         ),
@@ -303,6 +366,10 @@ export class SimCluster {
         node.applied.push(entry);
         node.appliedIndex = entry.index;
         node.stateChain = chainHash(node.stateChain, entryDigest(entry));
+        if (entry.type === 'confChange') {
+          this.applyConfChange(node, entry);
+          continue;
+        }
         if (entry.data.length === 0) continue;
         const key = dataKey(entry.data);
         const proposal = this.proposals.get(key);
@@ -318,6 +385,129 @@ export class SimCluster {
       if (read !== undefined && read.node === node.id) read.readIndex = readState.index;
     }
     this.serveReads(node);
+  }
+
+  /**
+   * applyConfChange applies a committed configuration change on a node, as an
+   * application does, and records the resulting membership in the history (checking that
+   * every node computes the same one at the same index).
+   */
+  private applyConfChange(node: SimNodeState, entry: Entry): void {
+    let confState: ConfState;
+    try {
+      confState = node.raw!.applyConfChange(decodeConfChange(entry.data));
+    } catch (error) {
+      if (!(error instanceof RaftError)) throw error;
+      this.checker.fail(
+        'ConfigSafety',
+        `node ${node.id} could not apply the configuration change at ${entry.index}: ${error.message}`,
+      );
+      return;
+    }
+    const key = confKey(confState);
+    const last = this.configHistory[this.configHistory.length - 1]!;
+    if (entry.index > last.index) {
+      const epoch = {
+        index: entry.index,
+        confState,
+        config: configFromConfState(confState),
+        key,
+      };
+      this.configHistory.push(epoch);
+      // Two consecutive configurations can both be in force (some nodes have applied the
+      // change, others not yet): every quorum of one must meet every quorum of the other
+      // (Raft paper §6; thesis §4.1 for single-server changes).
+      this.checkOverlap(last, epoch);
+      const members = membersOf(confState);
+      for (const id of members) this.everMembers.add(id);
+      for (const id of this.everMembers) {
+        if (!members.has(id) && !this.stopped.has(id)) this.toStop.add(id);
+      }
+      return;
+    }
+    const recorded = this.epochAt(entry.index);
+    if (recorded.index !== entry.index || recorded.key !== key) {
+      this.checker.fail(
+        'ConfigSafety',
+        `node ${node.id} computed membership ${key} at ${entry.index}, but ${recorded.key} was recorded`,
+      );
+    }
+  }
+
+  /** epochAt returns the membership in force once entries through `index` are applied. */
+  epochAt(index: number): ConfigEpoch {
+    const history = this.configHistory;
+    for (let i = history.length - 1; i > 0; i--) if (history[i]!.index <= index) return history[i]!;
+    return history[0]!;
+  }
+
+  /** members returns the members (voters and learners) of the latest committed configuration. */
+  members(): NodeId[] {
+    const latest = this.configHistory[this.configHistory.length - 1]!;
+    return [...membersOf(latest.confState)].sort((a, b) => a - b);
+  }
+
+  /** latestConfState returns the latest committed membership. */
+  latestConfState(): ConfState {
+    return this.configHistory[this.configHistory.length - 1]!.confState;
+  }
+
+  private checkOverlap(a: ConfigEpoch, b: ConfigEpoch): void {
+    if (a.key === b.key) return;
+    const pair = `${a.key}/${b.key}`;
+    if (this.checkedPairs.has(pair)) return;
+    this.checkedPairs.add(pair);
+    const disjoint = disjointQuorums(a.config.voters, b.config.voters);
+    if (disjoint !== undefined) {
+      this.checker.fail(
+        'DisjointQuorums',
+        `configurations ${a.key} (from ${a.index}) and ${b.key} (from ${b.index}) have disjoint quorums {${disjoint[0].join(',')}} and {${disjoint[1].join(',')}}`,
+      );
+    }
+  }
+
+  /**
+   * checkMembership checks, for every live node, that its membership is exactly the
+   * committed one at what it has applied, and
+   * that no two live nodes use configurations with disjoint quorums. Configurations of
+   * live nodes two or more changes apart are not compared: a node that lags behind
+   * several changes holds an old configuration it cannot act on (a majority of it has
+   * moved to later terms and newer logs, §5.4.1), and disjointness between such
+   * configurations is expected when a group is replaced member by member.
+   */
+  private checkMembership(live: readonly Raft[]): void {
+    if (this.configHistory.length === 1 && this.ids.length === this.initialVoters.length) return;
+    const inUse = new Map<number, ConfigEpoch>();
+    for (const raft of live) {
+      const node = this.node(raft.id);
+      // A snapshot's membership takes effect when the snapshot is applied, like its
+      // state: the membership always follows the applied index.
+      const expected = this.epochAt(node.appliedIndex);
+      const key = confKey(confStateFromConfig(raft.tracker.config));
+      if (key !== expected.key) {
+        this.checker.fail(
+          'ConfigSafety',
+          `node ${raft.id} uses membership ${key} but the committed one at its applied index ${node.appliedIndex} is ${expected.key}`,
+        );
+        continue;
+      }
+      inUse.set(this.configHistory.indexOf(expected), expected);
+    }
+    const positions = [...inUse.keys()].sort((a, b) => a - b);
+    for (let i = 1; i < positions.length; i++) {
+      if (positions[i]! === positions[i - 1]! + 1) {
+        this.checkOverlap(inUse.get(positions[i - 1]!)!, inUse.get(positions[i]!)!);
+      }
+    }
+  }
+
+  private stopRemoved(): void {
+    if (this.toStop.size === 0) return;
+    for (const id of this.toStop) {
+      this.stopped.add(id);
+      if (this.nodes.get(id)?.raw !== undefined) this.crash(id);
+    }
+    this.toStop.clear();
   }
 
   private serveReads(node: SimNodeState): void {
@@ -427,6 +617,9 @@ export class SimCluster {
   /** afterStep runs the safety checks (every step, unless disabled). */
   afterStep(): void {
     this.steps++;
+    // A node whose removal was applied somewhere is stopped for good (a removed member
+    // shuts down; it is no longer needed by any quorum that can form).
+    this.stopRemoved();
     if (this.options.checkSafety === false) return;
     const live: Raft[] = [];
     for (const id of this.ids) {
@@ -435,6 +628,7 @@ export class SimCluster {
     }
     this.checker.observeLeaders(live);
     this.checker.checkLogMatching(live, (raft, index) => this.prefixHash(raft, index));
+    this.checkMembership(live);
   }
 
   private prefixHash(raft: Raft, index: number): number | undefined {
@@ -485,11 +679,29 @@ export class SimCluster {
     try {
       node.raw.proposeBatch(batch);
     } catch (error) {
-      if (error instanceof ProposalDroppedError) return false;
+      if (error instanceof RaftError) return false;
       throw error;
     }
     for (const command of batch)
       this.proposals.set(dataKey(command), { node: id, digestData: dataKey(command) });
+    await this.processReady(id);
+    this.afterStep();
+    return true;
+  }
+
+  /**
+   * proposeConfChange proposes a membership change at node `id`. Returns false if the
+   * node is down or the change was refused (another is pending, or it is invalid).
+   */
+  async proposeConfChange(id: NodeId, cc: ConfChange): Promise<boolean> {
+    const node = this.node(id);
+    if (node.raw === undefined) return false;
+    try {
+      node.raw.proposeConfChange(cc);
+    } catch (error) {
+      if (error instanceof RaftError) return false;
+      throw error;
+    }
     await this.processReady(id);
     this.afterStep();
     return true;
@@ -548,7 +760,7 @@ export class SimCluster {
   /** restart brings a crashed node back from its store (state machine rebuilt from the log). */
   async restart(id: NodeId): Promise<void> {
     const node = this.node(id);
-    if (node.raw !== undefined) return;
+    if (node.raw !== undefined || this.stopped.has(id)) return;
     if (this.options.reopenStore) node.store = await this.options.reopenStore(id, node.store);
     this.startNode(id);
     await this.processReady(id);

@@ -1,5 +1,9 @@
+import type { ConfChange, ConfChangeSingle, ConfChangeTransition } from '../conf-change.js';
+import { LEAVE_JOINT } from '../conf-change.js';
 import type { LogStore } from '../log-store.js';
+import type { RandomSource } from '../ports.js';
 import type { NodeId } from '../types.js';
+import { EMPTY_DATA } from '../types.js';
 import type { SafetyViolation } from './safety-checker.js';
 import { encodeCommand, SimCluster } from './sim-cluster.js';
 import { RELIABLE_NETWORK, UNRELIABLE_NETWORK } from './simulated-network.js';
@@ -15,6 +19,15 @@ export interface SimulationOptions {
    * action causes.
    */
   readonly steps?: number;
+  /**
+   * membership turns on random membership changes (Raft paper §6): add and remove voters and learners,
+   * promote learners, replace a member (add it as a learner, promote it, remove the old
+   * one), joint changes of several members with automatic or explicit leave, and the
+   * occasional invalid change (which must be refused). Spare nodes (4 more than the
+   * initial members) run from the start and join when added; removed nodes stop for
+   * good. Default: on for even seeds.
+   */
+  readonly membership?: boolean;
   /** Store factory (e.g. a durable store); default in-memory. */
   readonly createStore?: (id: NodeId, peers: readonly NodeId[]) => LogStore | Promise<LogStore>;
   readonly reopenStore?: (id: NodeId, store: LogStore) => LogStore | Promise<LogStore>;
@@ -28,22 +41,27 @@ export interface SimulationResult {
   readonly committed: number;
   readonly acknowledged: number;
   readonly readsServed: number;
+  /** confChanges counts the configuration changes committed (0 without membership changes). */
+  readonly confChanges: number;
   readonly violations: readonly SafetyViolation[];
 }
 
 /**
  * runSimulation runs one seeded random scenario: a network that drops, duplicates,
  * delays and reorders; partitions, isolations and heals; crashes (also in the middle of
- * handling a Ready) and restarts; random proposals, ReadIndex reads and leadership
- * transfers. The safety checker runs after every step. At the end the network is healed,
- * every node restarted, and the cluster must elect a leader, commit a final write on
- * every node and still hold every acknowledged write ("Liveness" / "DurableAck").
+ * handling a Ready) and restarts; random proposals, ReadIndex reads, leadership
+ * transfers and (with `membership`) membership changes. The safety checker runs after
+ * every step. At the end the network is healed,
+ * every node restarted (but removed ones), and the cluster must elect a leader, commit a
+ * final write on every member and still hold every acknowledged write ("Liveness" / "DurableAck").
  */
 export async function runSimulation(options: SimulationOptions): Promise<SimulationResult> {
   const seed = options.seed;
   const nodeCount = options.nodes ?? [3, 5, 7][seed % 3]!;
+  const membership = options.membership ?? seed % 2 === 0;
   const cluster = await SimCluster.create({
     nodes: nodeCount,
+    spare: membership ? 4 : 0,
     seed,
     faults: { ...UNRELIABLE_NETWORK },
     raft: { electionTicks: 10, heartbeatTicks: 2, maxSizePerMsg: 512, maxInflightMsgs: 16 },
@@ -59,6 +77,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const random = cluster.random;
   const ids = cluster.ids;
   const pick = () => ids[random(ids.length)]!;
+  const plan: ConfChangeSingle[] = [];
   const totalSteps = options.steps ?? 2000;
   let proposalCounter = 0;
   const command = () => encodeCommand(`s${seed}-p${++proposalCounter}`);
@@ -91,6 +110,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       ['heal', 5],
       ['transfer', 2 * storm],
       ['faults', 2 * storm],
+      // Zero weight without membership changes, so those seeds run as they always did.
+      ['member', membership ? 48 : 0],
     ];
     let total = 0;
     for (const [, weight] of weights) total += weight;
@@ -165,6 +186,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         cluster.network.faults =
           random(2) === 0 ? { ...UNRELIABLE_NETWORK } : { ...RELIABLE_NETWORK, reorder: true };
         break;
+      case 'member':
+        await changeMembership(cluster, random, plan);
+        break;
     }
     if (cluster.violations().length > 0) break;
   }
@@ -178,8 +202,135 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     committed: cluster.checker.committedLength(),
     acknowledged: cluster.acknowledged.length,
     readsServed: cluster.readsServed,
+    confChanges: cluster.configHistory.length - 1,
     violations: cluster.violations(),
   };
+}
+
+const change = (type: ConfChangeSingle['type'], nodeId: NodeId): ConfChangeSingle => ({
+  type,
+  nodeId,
+});
+
+/** reflected reports whether a planned change is already part of the membership. */
+function reflected(cluster: SimCluster, step: ConfChangeSingle): boolean {
+  const conf = cluster.latestConfState();
+  switch (step.type) {
+    case 'addNode':
+      return conf.voters.includes(step.nodeId);
+    case 'addLearnerNode':
+      return conf.learners.includes(step.nodeId) || conf.learnersNext.includes(step.nodeId);
+    case 'removeNode':
+      return !cluster.members().includes(step.nodeId);
+  }
+}
+
+/**
+ * changeMembership proposes one random membership change at a random node (forwarded
+ * to the leader when it is not one), based on the latest committed membership. Most are
+ * valid; the leader refuses those that are not, and those made while another is pending.
+ */
+async function changeMembership(
+  cluster: SimCluster,
+  random: RandomSource,
+  plan: ConfChangeSingle[],
+): Promise<void> {
+  const conf = cluster.latestConfState();
+  const live = cluster.liveIds();
+  const leaderId = cluster.leader();
+  if (live.length === 0) return;
+  // Don't waste the action while a leader would refuse any change (one at a time); a
+  // refused proposal is still tried now and then.
+  const leader = leaderId === undefined ? undefined : cluster.raft(leaderId);
+  const busy = leader === undefined || leader.pendingConfIndex > leader.raftLog.applied;
+  if (busy && random(8) !== 0) return;
+  // Mostly at the leader; sometimes at another node, which forwards it.
+  const at = leaderId === undefined || random(4) === 0 ? live[random(live.length)]! : leaderId;
+  const propose = (cc: ConfChange) => cluster.proposeConfChange(at, cc);
+  const single = (step: ConfChangeSingle) =>
+    propose({ transition: 'auto', changes: [step], context: EMPTY_DATA });
+  if (conf.votersOutgoing.length > 0) {
+    // An explicit joint configuration is left only when asked (auto-leave needs nothing).
+    if (!conf.autoLeave) await propose(LEAVE_JOINT);
+    return;
+  }
+  // A replacement in progress: take its next step.
+  while (plan.length > 0 && reflected(cluster, plan[0]!)) plan.shift();
+  if (plan.length > 0) {
+    await single(plan[0]!);
+    return;
+  }
+  const members = new Set(cluster.members());
+  const fresh = cluster.ids.filter((id) => !members.has(id) && !cluster.stopped.has(id));
+  const voters = conf.voters;
+  const learners = conf.learners;
+  const any = <T>(list: readonly T[]): T => list[random(list.length)]!;
+  const ops: [number, () => Promise<unknown>][] = [];
+  if (fresh.length > 0 && voters.length < 7) {
+    ops.push([12, () => single(change('addNode', any(fresh)))]);
+  }
+  if (fresh.length > 0) ops.push([10, () => single(change('addLearnerNode', any(fresh)))]);
+  if (learners.length > 0) {
+    ops.push([12, () => single(change('addNode', any(learners)))]); // promotion
+    ops.push([5, () => single(change('removeNode', any(learners)))]);
+  }
+  if (voters.length > 3) ops.push([10, () => single(change('removeNode', any(voters)))]);
+  if (fresh.length > 0) {
+    // Replace a voter: add a learner, promote it, then remove the old voter.
+    ops.push([
+      8,
+      () => {
+        const incoming = any(fresh);
+        plan.push(
+          change('addLearnerNode', incoming),
+          change('addNode', incoming),
+          change('removeNode', any(voters)),
+        );
+        return single(plan[0]!);
+      },
+    ]);
+  }
+  const joining = [...fresh, ...learners];
+  if (joining.length > 0) {
+    // Joint consensus (Raft paper §6): one joins as a voter while another leaves or is
+    // demoted to a learner (staying an outgoing voter until the joint config is left).
+    ops.push([
+      20,
+      () => {
+        const transition: ConfChangeTransition = any(['auto', 'implicit', 'explicit'] as const);
+        const incoming = any(joining);
+        const changes = [
+          change('addNode', incoming),
+          change(random(3) === 0 ? 'addLearnerNode' : 'removeNode', any(voters)),
+        ];
+        const other = fresh.find((id) => id !== incoming);
+        if (other !== undefined && random(2) === 0) changes.push(change('addLearnerNode', other));
+        return propose({ transition, changes, context: EMPTY_DATA });
+      },
+    ]);
+  }
+  // Invalid on purpose: removing every voter, and leaving a configuration that is not
+  // joint, must both be refused by the leader.
+  ops.push([
+    3,
+    () =>
+      propose({
+        transition: 'implicit',
+        changes: voters.map((id) => change('removeNode', id)),
+        context: EMPTY_DATA,
+      }),
+  ]);
+  ops.push([2, () => propose(LEAVE_JOINT)]);
+  let total = 0;
+  for (const [weight] of ops) total += weight;
+  let roll = random(total);
+  for (const [weight, op] of ops) {
+    if (roll < weight) {
+      await op();
+      return;
+    }
+    roll -= weight;
+  }
 }
 
 /** recover heals everything and demands progress and durability of acknowledged writes. */
@@ -188,7 +339,7 @@ async function recover(cluster: SimCluster, seed: number): Promise<void> {
   cluster.network.faults = { ...RELIABLE_NETWORK };
   for (const id of cluster.ids) {
     cluster.node(id).crashDuringNextReady = false;
-    if (cluster.raft(id) === undefined) await cluster.restart(id);
+    if (cluster.raft(id) === undefined && !cluster.stopped.has(id)) await cluster.restart(id);
   }
   const finalCommand = encodeCommand(`s${seed}-final`);
   let proposedAt: number | undefined;
@@ -204,6 +355,11 @@ async function recover(cluster: SimCluster, seed: number): Promise<void> {
       return;
     }
     const leader = cluster.leader();
+    const latest = cluster.latestConfState();
+    if (leader !== undefined && latest.votersOutgoing.length > 0 && !latest.autoLeave) {
+      // An explicit joint configuration left behind by the run: leave it.
+      await cluster.proposeConfChange(leader, LEAVE_JOINT);
+    }
     if (proposedAt === undefined && leader !== undefined) {
       if (await cluster.propose(leader, finalCommand)) {
         proposedAt = leader;
@@ -211,7 +367,7 @@ async function recover(cluster: SimCluster, seed: number): Promise<void> {
       }
     }
     if (proposedAt !== undefined) {
-      const done = cluster.ids.every((id) => cluster.appliedIndex(id) >= proposedIndexGuess);
+      const done = cluster.members().every((id) => cluster.appliedIndex(id) >= proposedIndexGuess);
       if (done) break;
     }
   }
@@ -223,7 +379,9 @@ async function recover(cluster: SimCluster, seed: number): Promise<void> {
     });
     return;
   }
-  const lagging = cluster.ids.filter((id) => cluster.appliedIndex(id) < proposedIndexGuess);
+  // Every member of the final membership must have it; spare nodes never added, and
+  // removed ones, need not.
+  const lagging = cluster.members().filter((id) => cluster.appliedIndex(id) < proposedIndexGuess);
   if (lagging.length > 0) {
     violations.push({
       property: 'Liveness',
