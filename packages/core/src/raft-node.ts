@@ -73,6 +73,10 @@ interface ReadBatch {
   readonly reads: PendingRead[];
   /** The read point, once the leader answered. */
   index: number | undefined;
+  /** The request's context, to ask again if no answer comes. */
+  readonly context: Uint8Array;
+  /** The tick at which the read point was last asked for. */
+  askedAt: number;
 }
 
 /**
@@ -180,7 +184,27 @@ export class RaftNode<Result = unknown> {
     this.ticks++;
     this.raw.tick();
     this.expireRequests();
+    this.retryReads();
     this.schedule();
+  }
+
+  /**
+   * retryReads asks again for read points not answered within an election timeout: a
+   * MsgReadIndex (or its answer) lost on the way, or sent to a leader that has since
+   * been replaced, would otherwise hold the read until its deadline. The leader ignores
+   * a context it already has pending, so asking twice is harmless.
+   */
+  private retryReads(): void {
+    const interval = this.raw.raft.config.electionTicks;
+    for (const batch of this.readBatches.values()) {
+      if (batch.index !== undefined || this.ticks - batch.askedAt < interval) continue;
+      batch.askedAt = this.ticks;
+      try {
+        this.raw.readIndex(batch.context);
+      } catch (error) {
+        this.logger.debug('read index retry failed', { error: String(error) });
+      }
+    }
   }
 
   /**
@@ -482,7 +506,7 @@ export class RaftNode<Result = unknown> {
       counter = Math.floor(counter / 256);
     }
     const key = contextKey(context);
-    this.readBatches.set(key, { reads, index: undefined });
+    this.readBatches.set(key, { reads, index: undefined, context, askedAt: this.ticks });
     try {
       this.raw.readIndex(context);
     } catch (error) {
@@ -676,7 +700,7 @@ export class RaftNode<Result = unknown> {
         read.reject(new ReadIndexError(`no read point within ${this.timeoutTicks} ticks`));
       const remaining = batch.reads.filter((read) => read.deadline > this.ticks);
       if (remaining.length === 0) this.readBatches.delete(key);
-      else this.readBatches.set(key, { reads: remaining, index: batch.index });
+      else this.readBatches.set(key, { ...batch, reads: remaining });
     }
   }
 

@@ -340,3 +340,37 @@ describe('RaftNode (the Ready-loop driver)', () => {
     expect(String(node.error())).toContain('disk full');
   });
 });
+
+describe('RaftNode read retries', () => {
+  it('asks again for a read point whose request was lost, instead of waiting for the deadline', async () => {
+    const cluster = createCluster(3);
+    const leader = await electLeader(cluster);
+    const follower = cluster.nodes.find((node) => node !== leader)!;
+    await leader.propose(text('x'));
+    // Lose the follower's first MsgReadIndex on its way to the leader.
+    const transport = cluster.network.transport(follower.id);
+    let dropped = 0;
+    (follower as unknown as { options: { transport: Transport } }).options.transport = {
+      send: (messages) => {
+        const kept = messages.filter((message) => {
+          if (message.type === 'MsgReadIndex' && dropped === 0) {
+            dropped++;
+            return false;
+          }
+          return true;
+        });
+        transport.send(kept);
+      },
+    };
+    const read = follower.read();
+    let resolved = false;
+    read.then(() => {
+      resolved = true;
+    });
+    await tickAll(cluster, 3);
+    expect(resolved).toBe(false);
+    await tickAll(cluster, 12);
+    expect(dropped).toBe(1);
+    expect(await read).toBeGreaterThanOrEqual(2);
+  });
+});
