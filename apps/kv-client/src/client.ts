@@ -205,7 +205,9 @@ export class KvClient {
       'grpc.max_receive_message_length': -1,
       'grpc.keepalive_time_ms': 10_000,
       'grpc.keepalive_timeout_ms': 6_000,
-      'grpc.keepalive_permit_without_calls': 1,
+      // Ping only while calls are in flight: etcd's default enforcement (no pings without
+      // active streams) answers idle pings with GOAWAY too_many_pings.
+      'grpc.keepalive_permit_without_calls': 0,
     };
     let credentials = grpc.credentials.createInsecure();
     if (tls !== undefined || endpoint.secure) {
