@@ -43,13 +43,17 @@ try {
   process.exit(1);
 }
 
-let signals = 0;
+let firstSignalAt: number | undefined;
 const shutdown = (signal: string) => {
-  signals++;
-  if (signals > 1) {
+  const now = Date.now();
+  if (firstSignalAt !== undefined) {
+    // A terminal's Ctrl-C reaches the whole process group, so a supervisor (pnpm start)
+    // and the member may both pass it on: signals within a second count as one.
+    if (now - firstSignalAt < 1000) return;
     logger.warn({ signal }, 'second signal: exiting at once');
     process.exit(1);
   }
+  firstSignalAt = now;
   logger.info({ signal }, 'shutting down');
   server.stop().then(
     () => process.exit(0),
