@@ -1,6 +1,7 @@
 import { ConfChangeError } from './errors.js';
 import type { NodeId } from './types.js';
 import { EMPTY_DATA } from './types.js';
+import { varintLength, writeVarint } from './varint.js';
 
 /**
  * ConfChangeType is what one change does to one node: make it a voter (adding it, or
@@ -72,24 +73,6 @@ const MAGIC = 0xcc;
 const VERSION = 1;
 const TRANSITIONS: readonly ConfChangeTransition[] = ['auto', 'implicit', 'explicit'];
 const TYPES: readonly ConfChangeType[] = ['addNode', 'removeNode', 'addLearnerNode'];
-
-function varintLength(value: number): number {
-  let length = 1;
-  while (value >= 0x80) {
-    value = Math.floor(value / 128);
-    length++;
-  }
-  return length;
-}
-
-function writeVarint(target: Uint8Array, offset: number, value: number): number {
-  while (value >= 0x80) {
-    target[offset++] = (value % 128) | 0x80;
-    value = Math.floor(value / 128);
-  }
-  target[offset++] = value;
-  return offset;
-}
 
 function checkNodeId(nodeId: number): void {
   if (!Number.isSafeInteger(nodeId) || nodeId <= 0) {

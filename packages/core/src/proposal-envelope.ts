@@ -1,3 +1,5 @@
+import { varintLength, writeVarint } from './varint.js';
+
 /**
  * The proposal envelope: how RaftNode tags a command with who proposed it, so the
  * proposer can resolve its promise when the entry is applied — even when the proposal
@@ -13,24 +15,6 @@ export interface DecodedProposal {
   readonly proposer: number;
   readonly sequence: number;
   readonly command: Uint8Array;
-}
-
-function varintLength(value: number): number {
-  let length = 1;
-  while (value >= 0x80) {
-    value = Math.floor(value / 128);
-    length++;
-  }
-  return length;
-}
-
-function writeVarint(target: Uint8Array, offset: number, value: number): number {
-  while (value >= 0x80) {
-    target[offset++] = (value % 128) | 0x80;
-    value = Math.floor(value / 128);
-  }
-  target[offset++] = value;
-  return offset;
 }
 
 /** encodeProposal wraps a command (one copy of it; no other allocation). */
