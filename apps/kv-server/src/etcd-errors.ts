@@ -1,5 +1,7 @@
 import { status } from '@grpc/grpc-js';
+import { MembershipError } from '@raftkit/config';
 import {
+  ConfChangeError,
   NodeStoppedError,
   ProposalDroppedError,
   ProposalLostError,
@@ -23,6 +25,46 @@ export const ETCD_ERRORS = {
   tooManyRequests: { code: status.RESOURCE_EXHAUSTED, details: 'etcdserver: too many requests' },
   requestTooLarge: { code: status.INVALID_ARGUMENT, details: 'etcdserver: request is too large' },
   emptyKey: { code: status.INVALID_ARGUMENT, details: 'etcdserver: key is not provided' },
+  memberExist: { code: status.FAILED_PRECONDITION, details: 'etcdserver: member ID already exist' },
+  peerUrlExist: {
+    code: status.FAILED_PRECONDITION,
+    details: 'etcdserver: Peer URLs already exists',
+  },
+  memberNotEnoughStarted: {
+    code: status.FAILED_PRECONDITION,
+    details: 'etcdserver: re-configuration failed due to not enough started members',
+  },
+  memberBadUrls: {
+    code: status.INVALID_ARGUMENT,
+    details: 'etcdserver: given member URLs are invalid',
+  },
+  memberNotFound: { code: status.NOT_FOUND, details: 'etcdserver: member not found' },
+  memberNotLearner: {
+    code: status.FAILED_PRECONDITION,
+    details: 'etcdserver: can only promote a learner member',
+  },
+  learnerNotReady: {
+    code: status.FAILED_PRECONDITION,
+    details: 'etcdserver: can only promote a learner member which is in sync with leader',
+  },
+  tooManyLearners: {
+    code: status.FAILED_PRECONDITION,
+    details: 'etcdserver: too many learner members in cluster',
+  },
+  notLeader: { code: status.FAILED_PRECONDITION, details: 'etcdserver: not leader' },
+  badLeaderTransferee: {
+    code: status.FAILED_PRECONDITION,
+    details: 'etcdserver: bad leader transferee',
+  },
+  leaderTransferTimeout: {
+    code: status.UNAVAILABLE,
+    details: 'etcdserver: request timed out, leader transfer took too long',
+  },
+  confChangePending: {
+    code: status.UNAVAILABLE,
+    details: 'raftkit: another membership change is in progress; retry when it is done',
+  },
+  unhealthy: { code: status.UNAVAILABLE, details: 'etcdserver: unhealthy cluster' },
   badRequestId: {
     code: status.INVALID_ARGUMENT,
     details: 'raftkit: raftkit-request-id is longer than 128 bytes',
@@ -39,6 +81,8 @@ export function toEtcdError(error: unknown): EtcdServiceError {
         return ETCD_ERRORS.noLeader;
       case 'leadershipTransfer':
         return ETCD_ERRORS.leaderChanged;
+      case 'confChangePending':
+        return ETCD_ERRORS.confChangePending;
       case 'uncommittedSizeExceeded':
         return ETCD_ERRORS.tooManyRequests;
       default:
@@ -51,5 +95,21 @@ export function toEtcdError(error: unknown): EtcdServiceError {
     return /no leader/.test(error.message) ? ETCD_ERRORS.noLeader : ETCD_ERRORS.timeout;
   }
   if (error instanceof NodeStoppedError) return ETCD_ERRORS.stopped;
+  if (error instanceof MembershipError) {
+    switch (error.reason) {
+      case 'idExists':
+      case 'nodeIdCollision':
+        return ETCD_ERRORS.memberExist;
+      case 'peerUrlExists':
+        return ETCD_ERRORS.peerUrlExist;
+      case 'notLearner':
+        return ETCD_ERRORS.memberNotLearner;
+      default:
+        return ETCD_ERRORS.memberNotFound;
+    }
+  }
+  // The leader refused a change that does not fit the configuration it holds (it raced
+  // with another change): the same answer etcd gives for a member that is gone.
+  if (error instanceof ConfChangeError) return ETCD_ERRORS.memberNotFound;
   return { code: status.INTERNAL, details: `raftkit: ${String(error)}` };
 }

@@ -3,16 +3,23 @@
  * protobuf bytes the client sent — no decode/re-encode on the proposing side — behind
  * a two-field header:
  *
- *   byte 0     kind (1 Put, 2 DeleteRange, 3 Txn, 4 Compaction, 5 Publish)
+ *   byte 0     kind (1 Put, 2 DeleteRange, 3 Txn, 4 Compaction, 5 Publish, 6 MemberUpdate)
  *   varint     length of the request id (0: none), then its UTF-8 bytes
  *   rest       the etcd request message (PutRequest, DeleteRangeRequest, TxnRequest,
  *              CompactionRequest), protobuf-encoded; for Publish an etcd `Member`
- *              (a member announcing its name and client URLs, as etcd's publish does)
+ *              (a member announcing its name and client URLs, as etcd's publish does);
+ *              for MemberUpdate an etcd `Member` with the id and the new peer URLs
  *
  * The request id is raftkit's exactly-once key (`raftkit-request-id` gRPC metadata):
  * a write retried with the same id is applied once and answered with the first result.
  */
-export type KvCommandKind = 'put' | 'deleteRange' | 'txn' | 'compaction' | 'publish';
+export type KvCommandKind =
+  | 'put'
+  | 'deleteRange'
+  | 'txn'
+  | 'compaction'
+  | 'publish'
+  | 'memberUpdate';
 
 const KIND_CODES: Record<KvCommandKind, number> = {
   put: 1,
@@ -20,6 +27,7 @@ const KIND_CODES: Record<KvCommandKind, number> = {
   txn: 3,
   compaction: 4,
   publish: 5,
+  memberUpdate: 6,
 };
 const KIND_NAMES: Record<number, KvCommandKind> = Object.fromEntries(
   Object.entries(KIND_CODES).map(([name, code]) => [code, name as KvCommandKind]),

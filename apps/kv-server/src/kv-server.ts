@@ -1,14 +1,16 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import type { Server as HttpServer } from 'node:http';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import type { ServerConfig } from '@raftkit/config';
-import type { LogStore, LogUpdate, SoftState } from '@raftkit/core';
+import { ClusterInfo, type MemberSpec, type ServerConfig, toNodeId } from '@raftkit/config';
+import type { LogStore, LogUpdate, NodeId, SoftState } from '@raftkit/core';
 import { NONE } from '@raftkit/core';
 import type * as pb from '@raftkit/rpc/etcd';
 import { CLUSTER_SERVICE, encodeEtcdMessage, MAINTENANCE_SERVICE } from '@raftkit/rpc/etcd';
 import { LevelLogStore } from '@raftkit/storage';
 import { IntervalTicker, realClock } from '@raftkit/timer';
+import { Membership } from './cluster-service.js';
 import { toEtcdError } from './etcd-errors.js';
 import type { HeaderSource } from './etcd-mapping.js';
 import { encodeKvCommand } from './kv-command.js';
@@ -16,8 +18,16 @@ import { createKvService, kvServiceDefinition, withServerHeader } from './kv-ser
 import { type KvResult, KvStateMachine } from './kv-state-machine.js';
 import { LeaderWait } from './leader-wait.js';
 import type { ServerLogger } from './logger.js';
+import {
+  discoverJoin,
+  MEMBER_FILE,
+  type MemberIdentity,
+  MemberIdentityError,
+  readMemberIdentity,
+  writeMemberIdentity,
+} from './member-identity.js';
 import { ServerMetrics, startMetricsServer } from './metrics.js';
-import { RaftHost } from './raft-host.js';
+import { peerTlsOptions, RaftHost } from './raft-host.js';
 
 /** SERVER_VERSION is what Maintenance.Status reports; clients check it against the API they speak. */
 export const SERVER_VERSION = '3.5.0';
@@ -35,6 +45,7 @@ export class KvServer {
   private metricsServers: HttpServer[] = [];
   private stopping: Promise<void> | undefined;
   private leaderWait: LeaderWait | undefined;
+  private membership: Membership | undefined;
   clientPorts: number[] = [];
 
   private constructor(
@@ -46,35 +57,52 @@ export class KvServer {
     readonly metrics: ServerMetrics,
   ) {}
 
-  /** start opens the data dir, joins the cluster and serves clients. */
+  /**
+   * start opens the data dir, joins the cluster and serves clients. A new member of a
+   * `new` cluster starts from the cluster's initial snapshot (the initial members, at
+   * index 1, the same on every member); a member started with `--initial-cluster-state
+   * existing` asks the running members who it is and waits for the leader's snapshot.
+   */
   static async start(config: ServerConfig, logger: ServerLogger): Promise<KvServer> {
-    const bootstrap = config.bootstrap;
+    await mkdir(config.dataDir, { recursive: true });
+    const plan = await planStart(config, logger);
+    const { identity } = plan;
     const store = await LevelLogStore.open({
       dir: config.dataDir,
-      ...(bootstrap !== undefined
-        ? {
-            identity: { clusterId: bootstrap.clusterId.toString(16), nodeId: bootstrap.nodeId },
-            initialConfState: {
-              voters: bootstrap.members.map((member) => member.nodeId),
-              learners: [],
-              votersOutgoing: [],
-              learnersNext: [],
-              autoLeave: false,
-            },
-          }
-        : {}),
+      identity: { clusterId: identity.clusterId.toString(16), nodeId: identity.nodeId },
     });
-    const stateMachine = new KvStateMachine();
-    const metrics = new ServerMetrics();
     let host: RaftHost<KvResult>;
     let server: KvServer | undefined;
+    const cluster = new ClusterInfo({
+      clusterId: identity.clusterId,
+      localNodeId: identity.nodeId,
+      members: [],
+    });
+    const stateMachine = new KvStateMachine({
+      cluster,
+      awaitingSnapshot: true,
+      onMembershipError: (error, what) =>
+        logger.error({ error: String(error), change: what }, 'membership change refused'),
+    });
+    const metrics = new ServerMetrics();
     try {
+      const seedMembers = await prepareStore(store, plan, config, logger);
       host = await RaftHost.start<KvResult>({
         config,
+        identity,
         store: timedStore(store, metrics),
         stateMachine,
+        cluster,
+        seedMembers,
         logger,
         onSoftState: (softState) => server?.onSoftState(softState),
+        onConfChange: (cc) => {
+          stateMachine.applyConfChange(cc);
+          if (cc.changes.some((c) => c.type === 'removeNode' && c.nodeId === identity.nodeId)) {
+            server?.removedFromCluster('this member applied its own removal');
+          }
+        },
+        onRemoved: () => server?.removedFromCluster('a peer refused this member as removed'),
         // etcd's policy: snapshot every --snapshot-count applied entries, keep
         // --experimental-snapshot-catchup-entries (5,000) behind it so slightly-behind
         // followers catch up from the log.
@@ -95,6 +123,9 @@ export class KvServer {
       throw error;
     }
     server = new KvServer(config, logger, store, stateMachine, host, metrics);
+    if (cluster.isRemoved(identity.memberId)) {
+      server.removedFromCluster('the membership in its data says so');
+    }
     await server.serveClients();
     for (const url of config.listenMetricsUrls) {
       server.metricsServers.push(await startMetricsServer(url, metrics, () => server!.health()));
@@ -148,7 +179,20 @@ export class KvServer {
         SERVER_VERSION,
       ),
     );
-    server.addService(CLUSTER_SERVICE, this.clusterService());
+    this.membership = new Membership({
+      node,
+      cluster: this.host.cluster,
+      nodeId: this.host.nodeId,
+      header: this.header,
+      revision: () => this.stateMachine.store.revision,
+      token: this.config.initialClusterToken,
+      nowSeconds: () => Math.floor(realClock.now() / 1000),
+      isPeerConnected: (id) => this.host.transport.peerStats(id)?.state === 'ready',
+      waitForLeader: (id, timeoutMs) => this.waitForLeader(id, timeoutMs),
+      electionTimeoutMs: this.config.electionTimeoutMs,
+      clientCredentials: () => forwardingCredentials(this.config),
+    });
+    server.addService(CLUSTER_SERVICE, this.membership.service());
     server.addService(MAINTENANCE_SERVICE, this.maintenanceService());
     const credentials = await clientCredentials(this.config);
     for (const url of this.config.listenClientUrls) {
@@ -161,45 +205,6 @@ export class KvServer {
       this.clientPorts.push(port);
     }
     this.grpcServer = server;
-  }
-
-  private members(): pb.Member[] {
-    return this.host.cluster.members().map((member) => {
-      const published = this.stateMachine.members.get(member.id);
-      return {
-        ID: member.id,
-        name: published?.name ?? member.name,
-        peerURLs: [...member.peerUrls],
-        clientURLs: [
-          ...(published?.clientUrls ??
-            (member.id === this.host.memberId ? this.config.advertiseClientUrls : [])),
-        ],
-        isLearner: member.isLearner,
-      };
-    });
-  }
-
-  private clusterService(): grpc.UntypedServiceImplementation {
-    const unimplemented =
-      (what: string) => (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
-        callback({
-          code: grpc.status.UNIMPLEMENTED,
-          details: `raftkit: ${what} is not supported yet (membership changes are not finished)`,
-        } as grpc.ServiceError);
-    return {
-      memberList: (
-        _call: grpc.ServerUnaryCall<pb.MemberListRequest, pb.MemberListResponse>,
-        callback: grpc.sendUnaryData<pb.MemberListResponse>,
-      ) =>
-        callback(null, {
-          header: this.header(this.stateMachine.store.revision),
-          members: this.members(),
-        }),
-      memberAdd: unimplemented('MemberAdd'),
-      memberRemove: unimplemented('MemberRemove'),
-      memberUpdate: unimplemented('MemberUpdate'),
-      memberPromote: unimplemented('MemberPromote'),
-    };
   }
 
   private maintenanceService(): grpc.UntypedServiceImplementation {
@@ -221,7 +226,7 @@ export class KvServer {
       hash: unimplemented('Hash'),
       hashKV: unimplemented('HashKV'),
       snapshot: unimplemented('Snapshot'),
-      moveLeader: unimplemented('MoveLeader'),
+      moveLeader: this.membership!.moveLeaderHandler(),
       downgrade: unimplemented('Downgrade'),
     };
   }
@@ -230,8 +235,7 @@ export class KvServer {
   async status(): Promise<pb.StatusResponse> {
     const status = this.host.node.status();
     const leader = status.softState.leader;
-    const leaderMember =
-      leader === NONE ? undefined : this.host.cluster.members().find((m) => m.nodeId === leader);
+    const leaderMember = leader === NONE ? undefined : this.host.cluster.member(leader);
     const size = await directorySize(this.config.dataDir);
     return {
       header: this.header(this.stateMachine.store.revision),
@@ -243,7 +247,7 @@ export class KvServer {
       raftAppliedIndex: BigInt(this.host.node.applied()),
       errors: [],
       dbSizeInUse: BigInt(size),
-      isLearner: false,
+      isLearner: this.host.cluster.local()?.isLearner ?? false,
       storageVersion: '',
       dbSizeQuota: 0n,
       downgradeInfo: null,
@@ -252,6 +256,7 @@ export class KvServer {
 
   /** health is what /health reports: healthy once a leader is known. */
   health(): { healthy: boolean; reason: string } {
+    if (this.removed) return { healthy: false, reason: 'removed from the cluster' };
     const leader = this.host.node.leader();
     return leader === NONE
       ? { healthy: false, reason: 'no leader' }
@@ -267,6 +272,50 @@ export class KvServer {
     this.logger.info({ leader: softState.leader, role: softState.role }, 'raft role changed');
     if (softState.leader !== NONE && !this.published) this.publish();
     this.leaderWait?.notify();
+    for (const waiter of [...this.leaderWaiters]) waiter();
+  }
+
+  private readonly leaderWaiters = new Set<() => void>();
+
+  /** waitForLeader resolves true once `nodeId` is the leader, false after `timeoutMs`. */
+  private waitForLeader(nodeId: NodeId, timeoutMs: number): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const done = (result: boolean) => {
+        this.leaderWaiters.delete(check);
+        realClock.clearTimeout(timer);
+        resolve(result);
+      };
+      const check = () => {
+        if (this.host.node.leader() === nodeId) done(true);
+      };
+      const timer = realClock.setTimeout(() => done(false), timeoutMs, { unref: true });
+      this.leaderWaiters.add(check);
+      check();
+    });
+  }
+
+  private removed = false;
+
+  /**
+   * removedFromCluster stops a member that was removed from the cluster (etcd: "the
+   * member has been permanently removed from the cluster"): it answers no more requests
+   * and the process exits. Answers already on their way (the MemberRemove that removed
+   * it) get a moment to leave.
+   */
+  removedFromCluster(why: string): void {
+    if (this.removed) return;
+    this.removed = true;
+    this.logger.error(
+      { memberId: this.host.memberId.toString(16), why },
+      'the member has been permanently removed from the cluster; shutting down',
+    );
+    realClock.setTimeout(
+      () => {
+        void this.stop().finally(() => process.exit(0));
+      },
+      500,
+      { unref: false },
+    );
   }
 
   /** publish announces this member's name and client URLs through the log (etcd's publish). */
@@ -342,6 +391,166 @@ export class KvServer {
       this.logger.info('kv-server stopped');
     })();
     return this.stopping;
+  }
+}
+
+/** StartPlan is who this member is and where its first state comes from. */
+interface StartPlan {
+  readonly identity: MemberIdentity;
+  /** initialMembers are a new cluster's members (its initial snapshot), or undefined. */
+  readonly initialMembers: readonly MemberSpec[] | undefined;
+  /** seedMembers are peers to dial before the membership is known. */
+  readonly seedMembers: readonly MemberSpec[];
+}
+
+/**
+ * planStart finds out who this member is: from `member.json` in the data dir when it
+ * was started before (the `--initial-cluster*` flags are then ignored, as etcd ignores
+ * them), from the bootstrap ids of `--initial-cluster-state new`, or by asking the
+ * running cluster for `existing`. The identity is recorded before any other state.
+ */
+async function planStart(config: ServerConfig, logger: ServerLogger): Promise<StartPlan> {
+  const bootstrap = config.bootstrap;
+  const bootstrapMembers = bootstrap?.members.map((member) => ({
+    id: member.id,
+    name: member.name,
+    peerUrls: member.peerUrls,
+  }));
+  const recorded = await readMemberIdentity(config.dataDir);
+  if (recorded !== undefined) {
+    if (recorded.name !== config.name) {
+      logger.warn(
+        { recorded: recorded.name, flag: config.name },
+        '--name differs from the name this data dir was created with; the data dir wins',
+      );
+    }
+    const sameBootstrap =
+      bootstrap !== undefined &&
+      bootstrap.clusterId === recorded.clusterId &&
+      bootstrap.memberId === recorded.memberId;
+    return {
+      identity: recorded,
+      initialMembers: sameBootstrap ? bootstrapMembers : undefined,
+      seedMembers: sameBootstrap ? (bootstrapMembers ?? []) : [],
+    };
+  }
+  if (existsSync(join(config.dataDir, 'log', 'CURRENT'))) {
+    throw new MemberIdentityError(
+      `${config.dataDir} holds a raft log but no ${MEMBER_FILE}: it was created by an older raftkit (before membership changes) or the file was lost; start this member with an empty data dir`,
+    );
+  }
+  if (bootstrap !== undefined) {
+    const identity: MemberIdentity = {
+      clusterId: bootstrap.clusterId,
+      memberId: bootstrap.memberId,
+      nodeId: bootstrap.nodeId,
+      name: config.name,
+    };
+    await writeMemberIdentity(config.dataDir, identity);
+    return { identity, initialMembers: bootstrapMembers, seedMembers: bootstrapMembers ?? [] };
+  }
+  const joining = await discoverJoin(config, peerTlsOptions(config));
+  logger.info(
+    {
+      clusterId: joining.identity.clusterId.toString(16),
+      memberId: joining.identity.memberId.toString(16),
+    },
+    'joining an existing cluster',
+  );
+  await writeMemberIdentity(config.dataDir, joining.identity);
+  return { identity: joining.identity, initialMembers: undefined, seedMembers: joining.members };
+}
+
+/** INITIAL_INDEX and INITIAL_TERM place a new cluster's initial snapshot. */
+const INITIAL_INDEX = 1;
+const INITIAL_TERM = 1;
+
+/**
+ * prepareStore gives a brand-new member of a new cluster its initial snapshot — the
+ * initial members at index 1, term 1, the same on every member — so that the log proper
+ * starts at index 2 and a member that joins later is always caught up from a snapshot,
+ * which carries the membership, never from a log whose first configuration it cannot
+ * know. It returns the peers to dial before the membership is restored.
+ */
+async function prepareStore(
+  store: LevelLogStore,
+  plan: StartPlan,
+  config: ServerConfig,
+  logger: ServerLogger,
+): Promise<readonly MemberSpec[]> {
+  const empty =
+    store.snapshotMetadata().index === 0 &&
+    store.lastIndex() === 0 &&
+    store.initialState().hardState.term === 0;
+  if (!empty) {
+    if (store.snapshotMetadata().index === 0) {
+      throw new MemberIdentityError(
+        `${config.dataDir} was created by an older raftkit (its log has no initial snapshot); start this member with an empty data dir`,
+      );
+    }
+    return plan.seedMembers;
+  }
+  if (plan.initialMembers !== undefined) {
+    const voters = plan.initialMembers.map((member) => toNodeId(member.id));
+    await store.save({
+      hardState: { term: INITIAL_TERM, vote: NONE, commit: INITIAL_INDEX },
+      entries: [],
+      snapshot: {
+        metadata: {
+          index: INITIAL_INDEX,
+          term: INITIAL_TERM,
+          confState: {
+            voters,
+            learners: [],
+            votersOutgoing: [],
+            learnersNext: [],
+            autoLeave: false,
+          },
+        },
+        data: KvStateMachine.initialImage(plan.initialMembers),
+      },
+    });
+    logger.info({ members: voters.length }, 'wrote the cluster’s initial snapshot');
+    return plan.seedMembers;
+  }
+  // A member that joined but has not received the leader's snapshot yet.
+  if (plan.seedMembers.length > 0) return plan.seedMembers;
+  if (config.initialClusterState !== 'existing') {
+    throw new MemberIdentityError(
+      `${config.dataDir} has an identity but no state, and this is not a join (--initial-cluster-state new); start it with --initial-cluster-state existing and the current members in --initial-cluster`,
+    );
+  }
+  const joining = await discoverJoin(config, peerTlsOptions(config));
+  if (joining.identity.memberId !== plan.identity.memberId) {
+    throw new MemberIdentityError(
+      `the cluster knows this member's peer URLs as member ${joining.identity.memberId.toString(16)}, but the data dir is member ${plan.identity.memberId.toString(16)}; start with an empty data dir`,
+    );
+  }
+  return joining.members;
+}
+
+/**
+ * forwardingCredentials are what this member uses to call another member's client API
+ * (a MemberPromote forwarded to the leader): its own client certificate when client TLS
+ * is on, plaintext otherwise.
+ */
+function forwardingCredentials(config: ServerConfig): grpc.ChannelCredentials {
+  const tls = config.clientTls;
+  if (tls.certFile === undefined || tls.keyFile === undefined) {
+    return grpc.credentials.createInsecure();
+  }
+  return grpc.credentials.createSsl(
+    tls.trustedCaFile === undefined ? null : readFileSyncOrNull(tls.trustedCaFile),
+    readFileSyncOrNull(tls.keyFile),
+    readFileSyncOrNull(tls.certFile),
+  );
+}
+
+function readFileSyncOrNull(path: string): Buffer | null {
+  try {
+    return readFileSync(path);
+  } catch {
+    return null;
   }
 }
 

@@ -1,4 +1,5 @@
-import type { Entry, Snapshot, StateMachine } from '@raftkit/core';
+import { ClusterInfo, type MemberSpec, MembershipError, NODE_ID_MASK } from '@raftkit/config';
+import type { ConfChange, Entry, Snapshot, StateMachine } from '@raftkit/core';
 import type * as pb from '@raftkit/rpc/etcd';
 import { decodeWith, encodeWith, etcdType } from '@raftkit/rpc/etcd';
 import { toMvccDelete, toMvccPut, toMvccTxn } from './etcd-mapping.js';
@@ -12,6 +13,7 @@ export type KvResult =
   | { readonly kind: 'txn'; readonly response: mvcc.TxnResponse }
   | { readonly kind: 'compaction'; readonly response: mvcc.CompactResponse }
   | { readonly kind: 'publish' }
+  | { readonly kind: 'memberUpdate'; readonly error?: MembershipError }
   /**
    * A retried write whose first result was applied before the snapshot this member
    * restored from: it was applied once, at `revision`; the details are not kept.
@@ -20,13 +22,6 @@ export type KvResult =
   | { readonly kind: 'error'; readonly error: mvcc.MvccError }
   | { readonly kind: 'ignored' };
 
-/** PublishedMember is what a member announced about itself through the log. */
-export interface PublishedMember {
-  readonly id: bigint;
-  readonly name: string;
-  readonly clientUrls: readonly string[];
-}
-
 // Reflected types, looked up once (the lookup is a string-keyed search).
 const PUT_REQUEST = etcdType('PutRequest');
 const DELETE_RANGE_REQUEST = etcdType('DeleteRangeRequest');
@@ -34,7 +29,7 @@ const TXN_REQUEST = etcdType('TxnRequest');
 const COMPACTION_REQUEST = etcdType('CompactionRequest');
 const MEMBER = etcdType('Member');
 
-const SNAPSHOT_VERSION = 1;
+const SNAPSHOT_VERSION = 2;
 const encoder = new TextEncoder();
 
 function u32(value: number): Uint8Array {
@@ -67,20 +62,108 @@ function withoutLeases(store: mvcc.MvccStore): mvcc.MvccStore {
 /** DEDUP_WINDOW is how many recent request ids the state machine remembers. */
 export const DEDUP_WINDOW = 50_000;
 
+/** KvStateMachineOptions configure a KvStateMachine. */
+export interface KvStateMachineOptions {
+  /**
+   * cluster is the membership this state machine keeps (replicated through the log and
+   * carried in snapshots). Default: an empty one.
+   */
+  readonly cluster?: ClusterInfo;
+  /**
+   * awaitingSnapshot makes `apply` refuse entries until a snapshot was restored: a
+   * member's state starts from a snapshot (the cluster's initial one, or one sent by
+   * the leader to a joining member), never from an empty membership.
+   */
+  readonly awaitingSnapshot?: boolean;
+  /** onMembershipError reports a membership change the log asked for but the membership refused. */
+  readonly onMembershipError?: (error: unknown, what: string) => void;
+}
+
 /**
  * KvStateMachine applies committed KV commands to the MVCC store, in log order, on
  * every member alike. It remembers the results of the last DEDUP_WINDOW request ids, so
  * a retried write (same `raftkit-request-id`) is applied once and answered with the
  * first result — deterministic on every replica because it depends only on the log.
+ *
+ * It also keeps the cluster's membership (a ClusterInfo): members added, promoted and
+ * removed by configuration changes (whose context is an etcd `Member`), peer URLs
+ * changed by MemberUpdate commands, names and client URLs published by the members
+ * themselves. The membership is part of every snapshot, so it is exactly the
+ * membership of the applied log prefix on every replica.
  */
 export class KvStateMachine implements StateMachine<KvResult> {
   store = withoutLeases(new mvcc.MvccStore());
-  readonly members = new Map<bigint, PublishedMember>();
+  readonly cluster: ClusterInfo;
   private readonly results = new Map<string, KvResult>();
+  private awaitingSnapshot: boolean;
+  private readonly onMembershipError: (error: unknown, what: string) => void;
   /** Bytes of payload applied, a rough measure of the data held (for Status). */
   appliedBytes = 0;
 
+  constructor(options: KvStateMachineOptions = {}) {
+    this.cluster = options.cluster ?? new ClusterInfo({ clusterId: 0n, members: [] });
+    this.awaitingSnapshot = options.awaitingSnapshot ?? false;
+    this.onMembershipError = options.onMembershipError ?? (() => {});
+  }
+
+  /**
+   * initialImage is the snapshot every member of a new cluster starts from: an empty
+   * store and the initial members (the same bytes on every member).
+   */
+  static initialImage(members: readonly MemberSpec[]): Uint8Array {
+    const cluster = new ClusterInfo({ clusterId: 0n, members });
+    return new KvStateMachine({ cluster }).snapshot();
+  }
+
+  /**
+   * applyConfChange applies a committed configuration change to the membership, in log
+   * order (RaftNode's onConfChange). Each single change's context is the etcd `Member`
+   * it concerns; leaving a joint configuration changes no member.
+   */
+  applyConfChange(cc: ConfChange): void {
+    if (cc.changes.length === 0) return;
+    const member = cc.context.length === 0 ? undefined : decodeWith<pb.Member>(MEMBER, cc.context);
+    for (const change of cc.changes) {
+      const id =
+        member !== undefined &&
+        Number(BigInt.asUintN(64, member.ID) & NODE_ID_MASK) === change.nodeId
+          ? member.ID
+          : this.cluster.member(change.nodeId)?.id;
+      try {
+        switch (change.type) {
+          case 'addNode': {
+            const existing = this.cluster.member(change.nodeId);
+            if (existing?.isLearner === true) this.cluster.promoteMember(existing.id);
+            else if (existing === undefined && id !== undefined && member !== undefined)
+              this.cluster.addMember({ id, peerUrls: member.peerURLs, name: member.name });
+            else throw new Error(`no member to add for node ${change.nodeId}`);
+            break;
+          }
+          case 'addLearnerNode':
+            if (id === undefined || member === undefined) {
+              throw new Error(`no member to add for node ${change.nodeId}`);
+            }
+            this.cluster.addMember({
+              id,
+              peerUrls: member.peerURLs,
+              name: member.name,
+              isLearner: true,
+            });
+            break;
+          case 'removeNode':
+            this.cluster.removeMember(change.nodeId);
+            break;
+        }
+      } catch (error) {
+        this.onMembershipError(error, `${change.type} ${change.nodeId}`);
+      }
+    }
+  }
+
   apply(entries: readonly Entry[]): KvResult[] {
+    if (this.awaitingSnapshot && entries.length > 0) {
+      throw new mvcc.MvccError('ErrCorruptSnapshot');
+    }
     const out = new Array<KvResult>(entries.length);
     for (let i = 0; i < entries.length; i++) out[i] = this.applyOne(entries[i]!);
     return out;
@@ -106,9 +189,9 @@ export class KvStateMachine implements StateMachine<KvResult> {
   }
 
   /**
-   * snapshot is the state machine's image: the MVCC store, the published members and the
-   * recent request ids (with the revision each was applied at), in a versioned binary
-   * format (`RKSM`, version 1).
+   * snapshot is the state machine's image: the MVCC store, the membership (members and
+   * removed ids) and the recent request ids (with the revision each was applied at), in
+   * a versioned binary format (`RKSM`, version 2).
    */
   snapshot(): Uint8Array {
     const parts: Uint8Array[] = [];
@@ -119,17 +202,25 @@ export class KvStateMachine implements StateMachine<KvResult> {
       parts.push(u32(bytes.length), bytes);
     };
     putBlock(this.store.serialize());
-    parts.push(u32(this.members.size));
-    for (const member of this.members.values()) {
+    const members = this.cluster.members();
+    parts.push(u32(members.length));
+    for (const member of members) {
       putBlock(
         encodeWith(MEMBER, {
           ID: member.id,
           name: member.name,
-          peerURLs: [],
+          peerURLs: [...member.peerUrls],
           clientURLs: [...member.clientUrls],
-          isLearner: false,
+          isLearner: member.isLearner,
         }),
       );
+    }
+    const removed = this.cluster.removedIds();
+    parts.push(u32(removed.length));
+    for (const id of removed) {
+      const bytes = new Uint8Array(8);
+      new DataView(bytes.buffer).setBigUint64(0, id);
+      parts.push(bytes);
     }
     parts.push(u32(this.results.size));
     for (const [id, result] of this.results) {
@@ -176,19 +267,36 @@ export class KvStateMachine implements StateMachine<KvResult> {
       return block;
     };
     const store = mvcc.MvccStore.deserialize(readBlock());
-    const members = new Map<bigint, PublishedMember>();
+    const members: MemberSpec[] = [];
     for (let count = readU32(); count > 0; count--) {
       const member = decodeWith<pb.Member>(MEMBER, readBlock());
-      members.set(member.ID, { id: member.ID, name: member.name, clientUrls: member.clientURLs });
+      members.push({
+        id: member.ID,
+        name: member.name,
+        peerUrls: member.peerURLs,
+        clientUrls: member.clientURLs,
+        isLearner: member.isLearner,
+      });
+    }
+    const removed: bigint[] = [];
+    for (let count = readU32(); count > 0; count--) {
+      if (offset + 8 > data.length) throw new mvcc.MvccError('ErrCorruptSnapshot');
+      removed.push(view.getBigUint64(offset));
+      offset += 8;
     }
     const results = new Map<string, KvResult>();
     for (let count = readU32(); count > 0; count--) {
       const id = new TextDecoder().decode(readBlock());
       results.set(id, { kind: 'duplicate', revision: readU32() });
     }
+    if (offset !== data.length) throw new mvcc.MvccError('ErrCorruptSnapshot');
+    try {
+      this.cluster.reset(members, removed);
+    } catch {
+      throw new mvcc.MvccError('ErrCorruptSnapshot');
+    }
     this.store = withoutLeases(store);
-    this.members.clear();
-    for (const [id, member] of members) this.members.set(id, member);
+    this.awaitingSnapshot = false;
     this.results.clear();
     for (const [id, result] of results) this.results.set(id, result);
   }
@@ -222,12 +330,24 @@ export class KvStateMachine implements StateMachine<KvResult> {
         }
         case 'publish': {
           const member = decodeWith<pb.Member>(MEMBER, request);
-          this.members.set(member.ID, {
-            id: member.ID,
-            name: member.name,
-            clientUrls: member.clientURLs,
-          });
+          // A member removed before its publish was applied has nothing to update.
+          if (this.cluster.isMember(member.ID)) {
+            this.cluster.updateMember(member.ID, {
+              name: member.name,
+              clientUrls: member.clientURLs,
+            });
+          }
           return { kind };
+        }
+        case 'memberUpdate': {
+          const member = decodeWith<pb.Member>(MEMBER, request);
+          try {
+            this.cluster.updateMember(member.ID, { peerUrls: member.peerURLs });
+            return { kind };
+          } catch (error) {
+            if (error instanceof MembershipError) return { kind, error };
+            throw error;
+          }
         }
         default:
           return { kind: 'ignored' };

@@ -1,12 +1,20 @@
-import type { ServerConfig } from '@raftkit/config';
-import { ClusterInfo } from '@raftkit/config';
-import type { LogStore, NodeId, SoftState, StateMachine } from '@raftkit/core';
-import { RaftError, RaftNode } from '@raftkit/core';
+import type { ClusterInfo, MemberSpec, ServerConfig } from '@raftkit/config';
+import { toNodeId } from '@raftkit/config';
+import type {
+  ConfChange,
+  ConfState,
+  LogStore,
+  NodeId,
+  SoftState,
+  StateMachine,
+} from '@raftkit/core';
+import { RaftNode } from '@raftkit/core';
 import type { TlsOptions } from '@raftkit/rpc';
 import { GrpcTransport, RaftServer } from '@raftkit/rpc';
 import { IntervalTicker } from '@raftkit/timer';
 import type { ServerLogger } from './logger.js';
 import { toCoreLogger } from './logger.js';
+import type { MemberIdentity } from './member-identity.js';
 
 /** PEER_REDIAL_MAX_MS caps the peer transport's reconnect backoff. */
 const PEER_REDIAL_MAX_MS = 250;
@@ -14,10 +22,26 @@ const PEER_REDIAL_MAX_MS = 250;
 /** RaftHostOptions are what a member needs to run Raft: its config, store and state machine. */
 export interface RaftHostOptions<Result> {
   readonly config: ServerConfig;
+  readonly identity: MemberIdentity;
   readonly store: LogStore;
   readonly stateMachine: StateMachine<Result>;
+  /**
+   * cluster is the replicated membership (kept current by the state machine as it
+   * applies the log): the host keeps the peer transport and the peer server's admission
+   * list in step with it.
+   */
+  readonly cluster: ClusterInfo;
+  /**
+   * seedMembers give the peers' addresses until the membership is known (a joining
+   * member, before the leader's snapshot arrives, knows the cluster only from the
+   * member it asked).
+   */
+  readonly seedMembers: readonly MemberSpec[];
   readonly logger: ServerLogger;
   readonly onSoftState?: (softState: SoftState) => void;
+  readonly onConfChange?: (cc: ConfChange, confState: ConfState) => void;
+  /** onRemoved is called when a peer tells this member it was removed from the cluster. */
+  readonly onRemoved?: () => void;
   readonly onFatal?: (error: unknown) => void;
   /** Snapshot policy handed to the RaftNode (see RaftNodeOptions.snapshot). */
   readonly snapshot?: { readonly everyEntries: number; readonly keepEntries: number };
@@ -39,8 +63,9 @@ export function peerTlsOptions(config: ServerConfig): TlsOptions | undefined {
  * RaftHost is one member's Raft machinery, composed the way hashicorp/raft's `NewRaft`
  * composes it: a RaftNode over the store and state machine, a GrpcTransport to the
  * peers, a RaftServer that feeds peer messages to `step`, and an IntervalTicker at the
- * heartbeat interval. Cluster and member ids come from the config (etcd's recipe), so
- * every peer message is checked against the cluster id.
+ * heartbeat interval. The membership comes from the log (the state machine keeps it):
+ * the host follows it, dialling added members, dropping removed ones and refusing their
+ * streams, so every peer message is checked against the cluster id and the membership.
  */
 export class RaftHost<Result> {
   readonly node: RaftNode<Result>;
@@ -50,55 +75,52 @@ export class RaftHost<Result> {
   readonly nodeId: NodeId;
   readonly clusterId: bigint;
   readonly memberId: bigint;
+  private readonly dialled = new Set<NodeId>();
+  private readonly stopFollowing: () => void;
 
   private constructor(parts: {
     node: RaftNode<Result>;
     transport: GrpcTransport;
     server: RaftServer;
     cluster: ClusterInfo;
-    nodeId: NodeId;
-    clusterId: bigint;
-    memberId: bigint;
+    identity: MemberIdentity;
+    seedMembers: readonly MemberSpec[];
   }) {
     this.node = parts.node;
     this.transport = parts.transport;
     this.server = parts.server;
     this.cluster = parts.cluster;
-    this.nodeId = parts.nodeId;
-    this.clusterId = parts.clusterId;
-    this.memberId = parts.memberId;
+    this.nodeId = parts.identity.nodeId;
+    this.clusterId = parts.identity.clusterId;
+    this.memberId = parts.identity.memberId;
+    for (const member of parts.seedMembers) this.dial(toNodeId(member.id), member.peerUrls);
+    this.stopFollowing = this.cluster.onChange(() => this.followMembership());
+    this.followMembership();
   }
 
   /** start binds the peer port, connects to the peers and starts ticking. */
   static async start<Result>(options: RaftHostOptions<Result>): Promise<RaftHost<Result>> {
-    const { config, logger } = options;
-    const bootstrap = config.bootstrap;
-    if (bootstrap === undefined) {
-      throw new RaftError(
-        'UNSUPPORTED_CLUSTER_STATE',
-        "--initial-cluster-state existing is not supported yet (membership changes are not finished); start every member with 'new'",
-      );
-    }
-    const cluster = ClusterInfo.fromServerConfig(config);
-    const peers = new Map<NodeId, string>();
-    for (const member of bootstrap.members) {
-      if (member.nodeId !== bootstrap.nodeId) peers.set(member.nodeId, member.peerUrls[0]!);
-    }
+    const { config, logger, identity, cluster } = options;
     const tls = peerTlsOptions(config);
     const listenUrl = new URL(config.listenPeerUrls[0]!);
     let node: RaftNode<Result> | undefined;
     const server = await RaftServer.listen(listenUrl.host, {
-      clusterId: bootstrap.clusterId,
-      selfId: bootstrap.nodeId,
-      members: bootstrap.members.map((member) => member.nodeId),
+      clusterId: identity.clusterId,
+      selfId: identity.nodeId,
+      members: options.seedMembers.map((member) => toNodeId(member.id)),
       onMessage: (message) => node?.step(message),
       logger: toCoreLogger(logger, 'peer-server'),
+      membership: () => ({
+        clusterId: identity.clusterId,
+        members: cluster.members(),
+        removed: cluster.removedIds(),
+      }),
       ...(tls !== undefined ? { tls } : {}),
     });
     const transport = new GrpcTransport({
-      clusterId: bootstrap.clusterId,
-      selfId: bootstrap.nodeId,
-      peers,
+      clusterId: identity.clusterId,
+      selfId: identity.nodeId,
+      peers: new Map(),
       logger: toCoreLogger(logger, 'peer-transport'),
       ...(tls !== undefined ? { tls } : {}),
       // Redial a lost peer at least every PEER_REDIAL_MAX_MS (rpc's default backs off to
@@ -108,12 +130,14 @@ export class RaftHost<Result> {
       backoff: { baseMs: 50, maxMs: PEER_REDIAL_MAX_MS },
       onUnreachable: (id) => node?.reportUnreachable(id),
       onSnapshotStatus: (id, status) => node?.reportSnapshot(id, status),
+      onRemoved: () => options.onRemoved?.(),
     });
     const raftLogger = toCoreLogger(logger, 'raft');
     node = new RaftNode<Result>({
+      // The membership is the store's (the cluster's initial snapshot, or the one a
+      // joining member receives), changed only by configuration entries.
       config: {
-        id: bootstrap.nodeId,
-        peers: bootstrap.members.map((member) => member.nodeId),
+        id: identity.nodeId,
         electionTicks: config.electionTicks,
         heartbeatTicks: config.heartbeatTicks,
         logger: raftLogger,
@@ -129,14 +153,23 @@ export class RaftHost<Result> {
       logger: raftLogger,
       onSoftState: (softState) => {
         cluster.updateFromStatus({
-          id: bootstrap.nodeId,
+          id: identity.nodeId,
           leader: softState.leader,
           role: softState.role,
         });
         options.onSoftState?.(softState);
       },
+      ...(options.onConfChange !== undefined ? { onConfChange: options.onConfChange } : {}),
       ...(options.onFatal !== undefined ? { onFatal: options.onFatal } : {}),
       ...(options.snapshot !== undefined ? { snapshot: options.snapshot } : {}),
+    });
+    const host = new RaftHost({
+      node,
+      transport,
+      server,
+      cluster,
+      identity,
+      seedMembers: options.seedMembers,
     });
     node.start();
     // etcd's --initial-election-tick-advance: a (re)starting member has already waited
@@ -146,25 +179,48 @@ export class RaftHost<Result> {
     for (let i = 0; i < config.electionTicks - 2; i++) node.tick();
     logger.info(
       {
-        clusterId: bootstrap.clusterId.toString(16),
-        memberId: bootstrap.memberId.toString(16),
+        clusterId: identity.clusterId.toString(16),
+        memberId: identity.memberId.toString(16),
         peerPort: server.port,
       },
       'raft host started',
     );
-    return new RaftHost({
-      node,
-      transport,
-      server,
-      cluster,
-      nodeId: bootstrap.nodeId,
-      clusterId: bootstrap.clusterId,
-      memberId: bootstrap.memberId,
-    });
+    return host;
+  }
+
+  private dial(nodeId: NodeId, peerUrls: readonly string[]): void {
+    if (nodeId === this.nodeId || peerUrls.length === 0) return;
+    this.transport.addPeer(nodeId, peerUrls[0]!);
+    this.server.addMember(nodeId);
+    this.dialled.add(nodeId);
+  }
+
+  /**
+   * followMembership makes the transport and the peer server match the membership:
+   * dial every member at its first peer URL, stop dialling non-members, refuse removed
+   * members (telling them so). Until the membership is known (a joining member before
+   * its first snapshot) the seed peers are kept.
+   */
+  private followMembership(): void {
+    const members = this.cluster.members();
+    if (members.length === 0) return;
+    const current = new Set<NodeId>();
+    for (const member of members) {
+      current.add(member.nodeId);
+      this.dial(member.nodeId, member.peerUrls);
+    }
+    for (const nodeId of [...this.dialled]) {
+      if (current.has(nodeId)) continue;
+      this.transport.removePeer(nodeId);
+      this.dialled.delete(nodeId);
+    }
+    this.server.setMembers(current);
+    for (const id of this.cluster.removedIds()) this.server.markRemoved(toNodeId(id));
   }
 
   /** stop stops the node (failing pending requests), then closes the transport and server. */
   async stop(): Promise<void> {
+    this.stopFollowing();
     await this.node.stop();
     await this.transport.close();
     await this.server.close();

@@ -114,7 +114,7 @@ export class ClusterInfo {
 
   private readonly records = new Map<NodeId, MemberRecord>();
   // etcd never lets a removed id back in: its old messages may still be in flight.
-  private readonly removedIds = new Set<bigint>();
+  private readonly removed = new Set<bigint>();
   private readonly listeners = new Set<ClusterChangeListener>();
   private readonly logger: Logger;
   private leaderNodeId: NodeId = NONE;
@@ -204,6 +204,45 @@ export class ClusterInfo {
     return this.member(id) !== undefined;
   }
 
+  /** removedIds returns the ids of every member ever removed, ascending: they can never return. */
+  removedIds(): bigint[] {
+    return [...this.removed].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  /** isRemoved reports whether `id` (a 64-bit id or a NodeId) belonged to a removed member. */
+  isRemoved(id: NodeId | bigint): boolean {
+    if (typeof id === 'bigint') return this.removed.has(id);
+    for (const removed of this.removed) if (toNodeId(removed) === id) return true;
+    return false;
+  }
+
+  /**
+   * reset replaces the whole membership — members and removed ids — by another one (a
+   * replica restoring a snapshot), keeping the leader and reported roles, and tells
+   * listeners what changed. The new membership is checked as `addMember` checks each
+   * member; if it is refused, nothing changes.
+   */
+  reset(members: readonly MemberSpec[], removedIds: readonly bigint[]): void {
+    const previousRecords = new Map(this.records);
+    const previousRemoved = new Set(this.removed);
+    this.records.clear();
+    this.removed.clear();
+    try {
+      for (const id of removedIds) this.removed.add(id);
+      for (const spec of members) this.insert(spec);
+    } catch (error) {
+      this.records.clear();
+      for (const [nodeId, record] of previousRecords) this.records.set(nodeId, record);
+      this.removed.clear();
+      for (const id of previousRemoved) this.removed.add(id);
+      throw error;
+    }
+    for (const nodeId of [...this.reportedRoles.keys()]) {
+      if (!this.records.has(nodeId)) this.reportedRoles.delete(nodeId);
+    }
+    this.commit();
+  }
+
   /** voters returns the NodeIds of the voting members, ascending by etcd id. */
   voters(): NodeId[] {
     return this.snapshot.filter((member) => !member.isLearner).map((member) => member.nodeId);
@@ -251,7 +290,7 @@ export class ClusterInfo {
   removeMember(id: NodeId | bigint): ClusterMember {
     const record = this.requireRecord(id);
     this.records.delete(record.nodeId);
-    this.removedIds.add(record.id);
+    this.removed.add(record.id);
     this.reportedRoles.delete(record.nodeId);
     if (this.leaderNodeId === record.nodeId) this.leaderNodeId = NONE;
     const removed = this.member(record.nodeId)!;
@@ -315,7 +354,7 @@ export class ClusterInfo {
     }
     const nodeId = toNodeId(spec.id);
     const hex = formatMemberId(spec.id);
-    if (this.removedIds.has(spec.id)) {
+    if (this.removed.has(spec.id)) {
       throw new MembershipError(
         'idRemoved',
         `member ${hex} was removed from the cluster and cannot be added back; add it under a new id`,

@@ -324,3 +324,50 @@ describe('ClusterInfo listeners', () => {
     expect(changes).toEqual([]);
   });
 });
+
+describe('ClusterInfo.reset (a replica restoring a snapshot)', () => {
+  it('replaces members and removed ids, keeps the leader, and reports the differences', () => {
+    const info = bootstrapInfo();
+    const infra0 = info.memberByName('infra0')!;
+    const infra2 = info.memberByName('infra2')!;
+    info.updateFromStatus({ id: infra0.nodeId, leader: infra0.nodeId, role: 'leader', term: 3 });
+    const added = computeMemberId(['http://10.0.1.13:2380'], 'prod', 1_700_000_000);
+    const changes = recordChanges(info);
+    info.reset(
+      [
+        ...info.members().filter((member) => member.id !== infra2.id),
+        { id: added, peerUrls: ['http://10.0.1.13:2380'], isLearner: true },
+      ],
+      [infra2.id],
+    );
+    expect(info.members().map((member) => member.id)).not.toContain(infra2.id);
+    expect(info.member(added)?.isLearner).toBe(true);
+    expect(info.removedIds()).toEqual([infra2.id]);
+    expect(info.isRemoved(infra2.id)).toBe(true);
+    expect(info.isRemoved(infra2.nodeId)).toBe(true);
+    expect(info.isRemoved(infra0.id)).toBe(false);
+    expect(info.leader()?.id).toBe(infra0.id);
+    expect(changes.map((change) => change.kind).sort()).toEqual(['memberAdded', 'memberRemoved']);
+    // A removed id cannot come back, not even by addMember after a reset.
+    expect(
+      membershipError(() => info.addMember({ id: infra2.id, peerUrls: ['http://x:1'] })).reason,
+    ).toBe('idRemoved');
+  });
+
+  it('changes nothing when the new membership is refused', () => {
+    const info = bootstrapInfo();
+    const before = info.members();
+    const [a, b] = before;
+    expect(() =>
+      info.reset(
+        [
+          { id: a!.id, peerUrls: ['http://10.0.1.20:2380'] },
+          { id: b!.id, peerUrls: ['http://10.0.1.20:2380'] },
+        ],
+        [],
+      ),
+    ).toThrow(MembershipError);
+    expect(info.members()).toEqual(before);
+    expect(info.removedIds()).toEqual([]);
+  });
+});

@@ -17,6 +17,15 @@ export const STREAM_PATH = `/${RAFT_SERVICE_NAME}/Stream`;
 /** SEND_SNAPSHOT_PATH is the gRPC method path of `Raft.SendSnapshot`. */
 export const SEND_SNAPSHOT_PATH = `/${RAFT_SERVICE_NAME}/SendSnapshot`;
 
+/** MEMBERS_PATH is the gRPC method path of `Raft.Members`. */
+export const MEMBERS_PATH = `/${RAFT_SERVICE_NAME}/Members`;
+
+/**
+ * REMOVED_METADATA_KEY is the trailing-metadata key with which a member refuses the
+ * stream of a member removed from the cluster, so that the removed one can stop.
+ */
+export const REMOVED_METADATA_KEY = 'raftkit-member-removed';
+
 /** RAFT_SERVICE is the grpc-js definition of raft.proto's `Raft` service, on raw bytes. */
 export const RAFT_SERVICE: grpc.ServiceDefinition = {
   stream: {
@@ -33,6 +42,16 @@ export const RAFT_SERVICE: grpc.ServiceDefinition = {
     path: SEND_SNAPSHOT_PATH,
     originalName: 'SendSnapshot',
     requestStream: true,
+    responseStream: false,
+    requestSerialize: raw,
+    requestDeserialize: raw,
+    responseSerialize: raw,
+    responseDeserialize: raw,
+  },
+  members: {
+    path: MEMBERS_PATH,
+    originalName: 'Members',
+    requestStream: false,
     responseStream: false,
     requestSerialize: raw,
     requestDeserialize: raw,

@@ -59,6 +59,11 @@ export interface GrpcTransportOptions {
   /** onSnapshotStatus reports each MsgSnap sent through `send`; wire it to `RaftNode.reportSnapshot`. */
   readonly onSnapshotStatus?: (peerId: NodeId, status: SnapshotStatus) => void;
   /**
+   * onRemoved is called when a peer refuses this node because it was removed from the
+   * cluster (the peer's RaftServer `markRemoved`); the node should stop.
+   */
+  readonly onRemoved?: (peerId: NodeId) => void;
+  /**
    * clock runs the handshake and reconnect timeouts. Default `realClock`; pass a
    * `ManualClock` to drive them from a test.
    */
@@ -275,6 +280,7 @@ export class GrpcTransport implements Transport {
         clock: this.clock,
         logger: this.logger,
         onUnreachable: this.options.onUnreachable ?? (() => {}),
+        ...(this.options.onRemoved !== undefined ? { onRemoved: this.options.onRemoved } : {}),
       }),
     );
   }

@@ -7,10 +7,12 @@ export {
   RAFT_PROTO_PACKAGE,
   RAFT_SERVICE,
   RAFT_SERVICE_NAME,
+  REMOVED_METADATA_KEY,
   SEND_SNAPSHOT_PATH,
   STREAM_PATH,
 } from './grpc-service.js';
 export * from './grpc-transport.js';
+export * from './membership.js';
 export * from './peer-address.js';
 export type { PeerState, PeerStats } from './peer-stream.js';
 export * from './raft-proto.js';

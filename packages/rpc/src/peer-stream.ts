@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger, Message, NodeId } from '@raftkit/core';
 import { type BackoffOptions, backoffDelay, type Clock, type TimerHandle } from '@raftkit/timer';
 import { BatchWriter, decodeStreamAck } from './codec.js';
-import { STREAM_PATH, serializeRaw } from './grpc-service.js';
+import { REMOVED_METADATA_KEY, STREAM_PATH, serializeRaw } from './grpc-service.js';
 
 /**
  * PeerState is where a peer stream stands: `connecting` (stream opened, waiting for the
@@ -54,6 +54,8 @@ export interface PeerStreamConfig {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly onUnreachable: (peerId: NodeId) => void;
+  /** onRemoved is called when the peer refuses us because we were removed from the cluster. */
+  readonly onRemoved?: (peerId: NodeId) => void;
 }
 
 // Per-message overhead in the queue's byte estimate: the envelope's fixed fields.
@@ -287,9 +289,16 @@ export class PeerStream {
 
   private handleFailure(
     call: grpc.ClientDuplexStream<Buffer, Buffer>,
-    error: (Error & { code?: number; details?: string }) | undefined,
+    error: (Error & { code?: number; details?: string; metadata?: grpc.Metadata }) | undefined,
   ): void {
     if (this.call !== call || this.state === 'closed') return;
+    if (error?.metadata?.get(REMOVED_METADATA_KEY)[0] === 'true') {
+      try {
+        this.config.onRemoved?.(this.peerId);
+      } catch (callbackError) {
+        this.config.logger.error('onRemoved threw', { error: String(callbackError) });
+      }
+    }
     const wasReady = this.state === 'ready';
     this.detachCall();
     this.clearTimers();

@@ -15,7 +15,9 @@ import {
   type KeepaliveOptions,
   keepaliveChannelOptions,
   RAFT_SERVICE,
+  REMOVED_METADATA_KEY,
 } from './grpc-service.js';
+import { encodeMembersResponse, type PeerMembership } from './membership.js';
 import { toGrpcTarget } from './peer-address.js';
 import { SnapshotAssembler } from './snapshot-stream.js';
 import { serverCredentials, type TlsOptions } from './tls.js';
@@ -46,6 +48,11 @@ export interface RaftServerOptions {
   readonly maxSnapshotBytes?: number;
   readonly keepalive?: KeepaliveOptions;
   /**
+   * membership answers the Members rpc (a joining member asks it for the cluster id and
+   * its own id). Without it, Members answers UNIMPLEMENTED.
+   */
+  readonly membership?: () => PeerMembership;
+  /**
    * clock runs the forced-shutdown timeout of `close` and rate-limits refusal logs.
    * Default `realClock`; a `ManualClock` in tests.
    */
@@ -73,6 +80,8 @@ type SnapshotCall = grpc.ServerReadableStream<Buffer, Buffer>;
 interface Refusal {
   readonly code: grpc.status;
   readonly details: string;
+  /** removed marks the refusal of a removed member (trailing metadata tells it so). */
+  readonly removed?: boolean;
 }
 
 /**
@@ -89,6 +98,8 @@ interface Refusal {
  */
 export class RaftServer {
   private readonly members: Set<NodeId>;
+  // Removed members are refused with a refusal that tells them they were removed.
+  private readonly removed = new Set<NodeId>();
   private readonly logger: Logger;
   private readonly clock: Clock;
   private readonly onSnapshot: (message: MsgSnap) => void;
@@ -145,6 +156,8 @@ export class RaftServer {
       stream: (call: StreamCall) => raftServer.handleStream(call),
       sendSnapshot: (call: SnapshotCall, callback: grpc.sendUnaryData<Buffer>) =>
         raftServer.handleSnapshot(call, callback),
+      members: (_call: unknown, callback: grpc.sendUnaryData<Buffer>) =>
+        raftServer.handleMembers(callback),
     });
     raftServer.logger.info('raft peer server listening', {
       address,
@@ -169,6 +182,18 @@ export class RaftServer {
         details: `node ${id} was removed from the cluster`,
       });
     }
+    this.streams.delete(id);
+  }
+
+  /**
+   * markRemoved records that `id` was removed from the cluster: its streams are cut and
+   * refused from now on with trailing metadata `raftkit-member-removed`, so that the
+   * removed member learns it and stops (etcd answers such a member 410 Gone).
+   */
+  markRemoved(id: NodeId): void {
+    this.removed.add(id);
+    this.members.delete(id);
+    for (const call of this.streams.get(id) ?? []) this.refuse(call, id, removedRefusal(id));
     this.streams.delete(id);
   }
 
@@ -415,6 +440,7 @@ export class RaftServer {
         details: `stream sender changed from ${sender} to ${from}`,
       };
     }
+    if (this.removed.has(from)) return removedRefusal(from);
     if (!this.members.has(from)) {
       return {
         code: grpc.status.PERMISSION_DENIED,
@@ -449,11 +475,42 @@ export class RaftServer {
     this.endStream(call, refusal);
   }
 
+  private handleMembers(callback: grpc.sendUnaryData<Buffer>): void {
+    const membership = this.options.membership;
+    if (membership === undefined) {
+      callback({
+        code: grpc.status.UNIMPLEMENTED,
+        details: 'this member does not serve its membership',
+      } as grpc.ServiceError);
+      return;
+    }
+    try {
+      callback(null, encodeMembersResponse(membership()));
+    } catch (error) {
+      callback({ code: grpc.status.INTERNAL, details: String(error) } as grpc.ServiceError);
+    }
+  }
+
   private endStream(call: StreamCall, refusal: Refusal): void {
-    // grpc-js turns an 'error' event on a server stream into the call's status.
-    const error = Object.assign(new Error(refusal.details), refusal);
+    // grpc-js turns an 'error' event on a server stream into the call's status (and its
+    // `metadata` into the trailers).
+    const metadata = new grpc.Metadata();
+    if (refusal.removed === true) metadata.set(REMOVED_METADATA_KEY, 'true');
+    const error = Object.assign(new Error(refusal.details), {
+      code: refusal.code,
+      details: refusal.details,
+      metadata,
+    });
     call.emit('error', error);
   }
+}
+
+function removedRefusal(id: NodeId): Refusal {
+  return {
+    code: grpc.status.PERMISSION_DENIED,
+    details: `node ${id} has been permanently removed from the cluster`,
+    removed: true,
+  };
 }
 
 function snapshotRefusal(error: unknown): Refusal {
