@@ -546,6 +546,11 @@ export class RaftNode<Result = unknown> {
       await this.options.stateMachine.restore(ready.snapshot);
       this.appliedIndex = ready.snapshot.metadata.index;
       this.snapshotIndex = Math.max(this.snapshotIndex, ready.snapshot.metadata.index);
+      this.logger.info('state machine restored from a received snapshot', {
+        index: ready.snapshot.metadata.index,
+        term: ready.snapshot.metadata.term,
+        bytes: ready.snapshot.data.length,
+      });
     }
     // Committed entries are always durable already (the core hands out only stable
     // ones), so they are applied while this Ready's write is in flight: applying one

@@ -3,7 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -186,6 +186,30 @@ export class EtcdApi {
   memberList(options?: CallOptions): Promise<pb.MemberListResponse> {
     return unary(this.cluster, 'memberList', {}, options);
   }
+  memberAdd(request: pb.MemberAddRequest, options?: CallOptions): Promise<pb.MemberAddResponse> {
+    return unary(this.cluster, 'memberAdd', request, options);
+  }
+  memberRemove(
+    request: pb.MemberRemoveRequest,
+    options?: CallOptions,
+  ): Promise<pb.MemberRemoveResponse> {
+    return unary(this.cluster, 'memberRemove', request, options);
+  }
+  memberUpdate(
+    request: pb.MemberUpdateRequest,
+    options?: CallOptions,
+  ): Promise<pb.MemberUpdateResponse> {
+    return unary(this.cluster, 'memberUpdate', request, options);
+  }
+  memberPromote(
+    request: pb.MemberPromoteRequest,
+    options?: CallOptions,
+  ): Promise<pb.MemberPromoteResponse> {
+    return unary(this.cluster, 'memberPromote', request, options);
+  }
+  moveLeader(request: pb.MoveLeaderRequest, options?: CallOptions): Promise<pb.MoveLeaderResponse> {
+    return unary(this.maintenance, 'moveLeader', request, options);
+  }
 
   close(): void {
     this.kv.close();
@@ -214,26 +238,45 @@ class ManagedProcess {
   readonly lines: string[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  private readonly lineListeners = new Set<(line: string) => void>();
 
   constructor(
     readonly child: ChildProcess,
     label: string,
   ) {
-    const keep = (chunk: Buffer) => {
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (line === '') continue;
-        this.lines.push(`[${label}] ${line}`);
-        if (this.lines.length > LOG_LINES_KEPT) this.lines.shift();
-      }
+    const keepLine = (line: string) => {
+      if (line === '') return;
+      this.lines.push(`[${label}] ${line}`);
+      if (this.lines.length > LOG_LINES_KEPT) this.lines.shift();
+      for (const listener of this.lineListeners) listener(line);
     };
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
+    // A line can arrive split over two chunks: keep the unfinished tail until its end.
+    const keep = (stream: NodeJS.ReadableStream | null) => {
+      let tail = '';
+      stream?.on('data', (chunk: Buffer) => {
+        const parts = (tail + chunk.toString('utf8')).split('\n');
+        tail = parts.pop() ?? '';
+        for (const line of parts) keepLine(line);
+      });
+      stream?.on('end', () => {
+        keepLine(tail);
+        tail = '';
+      });
+    };
+    keep(child.stdout);
+    keep(child.stderr);
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         this.exit = { code, signal };
         resolve({ code, signal });
       });
     });
+  }
+
+  /** onLine calls `listener` with every later output line (unlabelled); returns an unsubscribe. */
+  onLine(listener: (line: string) => void): () => void {
+    this.lineListeners.add(listener);
+    return () => this.lineListeners.delete(listener);
   }
 
   get running(): boolean {
@@ -258,9 +301,176 @@ class ManagedProcess {
   }
 }
 
+// ---- a peer-traffic proxy ----------------------------------------------------------------
+
+/** HeldConnection is a proxied connection whose forwarding `PeerProxy.holdNext` stopped. */
+export interface HeldConnection {
+  /** forwarded is how many bytes from the dialer reached the member before the hold. */
+  readonly forwarded: number;
+  /** resume forwards what was held back and carries on as before. */
+  resume(): void;
+  /** drop closes both sides, as a dead dialer's connection ends up. */
+  drop(): void;
+}
+
+interface ProxiedConnection {
+  readonly client: Socket;
+  readonly upstream: Socket;
+  forwarded: number;
+  /** Set while held: the dialer's bytes not yet forwarded. */
+  pending: Buffer[] | undefined;
+  clientEnded: boolean;
+}
+
+/**
+ * PeerProxy is a TCP relay in front of a member's peer port: the other members dial the
+ * proxy (it is the member's advertised peer URL) and it forwards to the port the member
+ * listens on. It lets a test stop one connection mid-stream at a byte count it chooses
+ * (`holdNext`), e.g. a snapshot transfer halfway through, deterministically.
+ */
+export class PeerProxy {
+  private readonly connections = new Set<ProxiedConnection>();
+  private hold: { bytes: number; resolve: (held: HeldConnection) => void } | undefined;
+
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+    readonly targetPort: number,
+  ) {
+    server.on('connection', (client) => this.accept(client));
+  }
+
+  /** listen starts relaying 127.0.0.1:`port` to 127.0.0.1:`targetPort`. */
+  static async listen(port: number, targetPort: number): Promise<PeerProxy> {
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+    return new PeerProxy(server, port, targetPort);
+  }
+
+  /**
+   * holdNext makes the first connection whose dialer has sent more than `afterBytes`
+   * stop there: exactly `afterBytes` reach the member, the rest is held back (and the
+   * dialer's writes back up) until the returned connection is resumed or dropped.
+   */
+  holdNext(afterBytes: number): Promise<HeldConnection> {
+    if (this.hold !== undefined) throw new Error('a hold is already armed on this proxy');
+    return new Promise((resolve) => {
+      this.hold = { bytes: afterBytes, resolve };
+    });
+  }
+
+  /** connectionCount is how many connections are currently relayed. */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  async close(): Promise<void> {
+    for (const connection of this.connections) {
+      connection.client.destroy();
+      connection.upstream.destroy();
+    }
+    this.connections.clear();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+
+  private accept(client: Socket): void {
+    const upstream = connect({ host: '127.0.0.1', port: this.targetPort });
+    client.setNoDelay(true);
+    upstream.setNoDelay(true);
+    const connection: ProxiedConnection = {
+      client,
+      upstream,
+      forwarded: 0,
+      pending: undefined,
+      clientEnded: false,
+    };
+    this.connections.add(connection);
+    const destroy = () => {
+      client.destroy();
+      upstream.destroy();
+      this.connections.delete(connection);
+    };
+    client.on('error', destroy);
+    upstream.on('error', destroy);
+    upstream.on('close', destroy);
+    // The dialer closed: the member gets what was forwarded, then the end of the stream
+    // (unless the connection is held: then resume or drop decides).
+    client.on('close', () => {
+      if (connection.pending !== undefined || upstream.destroyed) return;
+      if (!upstream.writableEnded) upstream.end();
+      upstream.setTimeout(5_000, () => upstream.destroy());
+    });
+    upstream.pipe(client);
+    // Nothing is read from the dialer before the member accepted the connection, so
+    // every byte counted as forwarded was written to a live connection to the member.
+    client.pause();
+    upstream.once('connect', () => {
+      if (connection.pending === undefined) client.resume();
+    });
+    client.on('data', (chunk: Buffer) => {
+      if (connection.pending !== undefined) {
+        connection.pending.push(chunk);
+        return;
+      }
+      const hold = this.hold;
+      if (hold !== undefined && connection.forwarded + chunk.byteLength > hold.bytes) {
+        const cut = Math.max(0, hold.bytes - connection.forwarded);
+        if (cut > 0) upstream.write(chunk.subarray(0, cut));
+        connection.forwarded += cut;
+        connection.pending = [chunk.subarray(cut)];
+        client.pause();
+        this.hold = undefined;
+        hold.resolve(this.heldHandle(connection));
+        return;
+      }
+      connection.forwarded += chunk.byteLength;
+      if (!upstream.write(chunk)) {
+        client.pause();
+        upstream.once('drain', () => {
+          if (connection.pending === undefined) client.resume();
+        });
+      }
+    });
+    client.on('end', () => {
+      connection.clientEnded = true;
+      if (connection.pending === undefined && !upstream.writableEnded) upstream.end();
+    });
+  }
+
+  private heldHandle(connection: ProxiedConnection): HeldConnection {
+    return {
+      forwarded: connection.forwarded,
+      resume: () => {
+        const pending = connection.pending;
+        if (pending === undefined) return;
+        connection.pending = undefined;
+        for (const chunk of pending) {
+          connection.forwarded += chunk.byteLength;
+          connection.upstream.write(chunk);
+        }
+        if (connection.clientEnded) connection.upstream.end();
+        else connection.client.resume();
+      },
+      drop: () => {
+        // The dialer is gone; the member still gets the bytes already forwarded, then
+        // the end of the connection (as when a killed process's socket is closed).
+        connection.pending = undefined;
+        connection.client.destroy();
+      },
+    };
+  }
+}
+
 // ---- raftkit clusters ----------------------------------------------------------------------
 
-/** Member is one kv-server member: its fixed ports and data dir, and its current process. */
+/**
+ * Member is one kv-server member: its fixed ports and data dir, and its current process.
+ * `peerPort` is the port it listens on for peers; with a `proxy` the other members reach
+ * it through `proxy.port` instead (its advertised peer URL).
+ */
 export class Member {
   process: ManagedProcess | undefined;
   api: EtcdApi;
@@ -274,8 +484,14 @@ export class Member {
     readonly peerPort: number,
     readonly dataDir: string,
     private readonly args: readonly string[],
+    readonly proxy?: PeerProxy,
   ) {
     this.api = new EtcdApi(this.address);
+  }
+
+  /** advertisedPeerPort is the port the other members dial (the proxy's, if any). */
+  get advertisedPeerPort(): number {
+    return this.proxy?.port ?? this.peerPort;
   }
 
   get address(): string {
@@ -322,8 +538,70 @@ export class Member {
     );
   }
 
+  /**
+   * waitForLog resolves with the first output line of the current process (unlabelled)
+   * that `match` accepts: among the lines already kept when `past` is set, else only
+   * among later ones. Rejects after `timeoutMs` or if the process exits first.
+   */
+  async waitForLog(
+    match: RegExp | ((line: string) => boolean),
+    options: { readonly timeoutMs?: number; readonly past?: boolean } = {},
+  ): Promise<string> {
+    const process = this.process;
+    if (process === undefined) throw new Error(`${this.name} was never started`);
+    const accepts = typeof match === 'function' ? match : (line: string) => match.test(line);
+    if (options.past === true) {
+      const prefix = `[${this.name}] `;
+      for (const labelled of process.lines) {
+        const line = labelled.startsWith(prefix) ? labelled.slice(prefix.length) : labelled;
+        if (accepts(line)) return line;
+      }
+    }
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    let unsubscribe = () => {};
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await new Promise<string>((resolve, reject) => {
+        unsubscribe = process.onLine((line) => {
+          if (accepts(line)) resolve(line);
+        });
+        timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `${this.name}: no log line matching ${String(match)} within ${timeoutMs} ms`,
+              ),
+            ),
+          timeoutMs,
+        );
+        process.exited.then((exit) =>
+          reject(
+            new Error(
+              `${this.name} exited (${JSON.stringify(exit)}) before logging ${String(match)}`,
+            ),
+          ),
+        );
+      });
+    } finally {
+      unsubscribe();
+      clearTimeout(timer);
+    }
+  }
+
   logs(): string {
     return [...this.history, ...(this.process?.lines ?? [])].join('\n');
+  }
+}
+
+/** logFields parses one of the server's JSON log lines (pino); undefined if it is not one. */
+export function logFields(line: string): Record<string, unknown> | undefined {
+  try {
+    const parsed: unknown = JSON.parse(line);
+    return typeof parsed === 'object' && parsed !== null
+      ? (parsed as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -332,6 +610,11 @@ export interface ClusterOptions {
   /** Extra server flags, e.g. ['--max-request-bytes', '1024']. */
   readonly extraArgs?: readonly string[];
   readonly token?: string;
+  /**
+   * peerProxy puts a PeerProxy in front of every member's peer port (the members
+   * advertise the proxy), so a test can hold peer connections mid-stream. Default off.
+   */
+  readonly peerProxy?: boolean;
 }
 
 /** Cluster is N raftkit members started with etcd's flags on free ports and temp dirs. */
@@ -339,47 +622,106 @@ export class Cluster {
   private constructor(
     readonly root: string,
     readonly members: Member[],
+    private readonly memberArgs: (
+      name: string,
+      clientPort: number,
+      peerPort: number,
+      initialCluster: string,
+      state: 'new' | 'existing',
+    ) => string[],
   ) {}
+
+  /**
+   * joiner prepares (does not start) a new member that joins with
+   * `--initial-cluster-state existing`: its `--initial-cluster` lists the current
+   * running members and itself. Add it with MemberAdd (its `peerUrl`) before starting it.
+   */
+  async joiner(name: string): Promise<{ member: Member; peerUrl: string }> {
+    const [clientPort, peerPort] = await freePorts(2);
+    const peerUrl = `http://127.0.0.1:${peerPort!}`;
+    const initialCluster = [
+      ...this.running.map(
+        (member) => `${member.name}=http://127.0.0.1:${member.advertisedPeerPort}`,
+      ),
+      `${name}=${peerUrl}`,
+    ].join(',');
+    const member = new Member(
+      this.members.length,
+      name,
+      clientPort!,
+      peerPort!,
+      join(this.root, name),
+      this.memberArgs(name, clientPort!, peerPort!, initialCluster, 'existing'),
+    );
+    this.members.push(member);
+    return { member, peerUrl };
+  }
 
   static async start(options: ClusterOptions): Promise<Cluster> {
     const root = await mkdtemp(join(tmpdir(), 'raftkit-e2e-'));
-    const ports = await freePorts(options.size * 2);
+    const perMember = options.peerProxy === true ? 3 : 2;
+    const ports = await freePorts(options.size * perMember);
     const names = Array.from({ length: options.size }, (_, i) => `m${i + 1}`);
+    // With a proxy, the third port of each member is the proxy's: the advertised one.
+    const advertisedPort = (i: number) => ports[i * perMember + perMember - 1]!;
     const initialCluster = names
-      .map((name, i) => `${name}=http://127.0.0.1:${ports[i * 2 + 1]!}`)
+      .map((name, i) => `${name}=http://127.0.0.1:${advertisedPort(i)}`)
       .join(',');
+    const proxies: (PeerProxy | undefined)[] = [];
+    try {
+      for (let i = 0; i < options.size; i++) {
+        proxies.push(
+          options.peerProxy === true
+            ? await PeerProxy.listen(advertisedPort(i), ports[i * perMember + 1]!)
+            : undefined,
+        );
+      }
+    } catch (error) {
+      await Promise.all(proxies.map((proxy) => proxy?.close()));
+      await rm(root, { recursive: true, force: true });
+      throw error;
+    }
+    const token = options.token ?? `e2e-${process.pid}-${ports[0]!}`;
+    const memberArgs = (
+      name: string,
+      clientPort: number,
+      peerPort: number,
+      cluster: string,
+      state: 'new' | 'existing',
+      advertisedPeerPort = peerPort,
+    ) => [
+      '--name',
+      name,
+      '--data-dir',
+      join(root, name),
+      '--listen-client-urls',
+      `http://127.0.0.1:${clientPort}`,
+      '--advertise-client-urls',
+      `http://127.0.0.1:${clientPort}`,
+      '--listen-peer-urls',
+      `http://127.0.0.1:${peerPort}`,
+      '--initial-advertise-peer-urls',
+      `http://127.0.0.1:${advertisedPeerPort}`,
+      '--initial-cluster',
+      cluster,
+      '--initial-cluster-token',
+      token,
+      '--initial-cluster-state',
+      state,
+      '--heartbeat-interval',
+      '50',
+      '--election-timeout',
+      '500',
+      ...(options.extraArgs ?? []),
+    ];
     const members = names.map((name, i) => {
-      const clientPort = ports[i * 2]!;
-      const peerPort = ports[i * 2 + 1]!;
+      const clientPort = ports[i * perMember]!;
+      const peerPort = ports[i * perMember + 1]!;
       const dataDir = join(root, name);
-      const args = [
-        '--name',
-        name,
-        '--data-dir',
-        dataDir,
-        '--listen-client-urls',
-        `http://127.0.0.1:${clientPort}`,
-        '--advertise-client-urls',
-        `http://127.0.0.1:${clientPort}`,
-        '--listen-peer-urls',
-        `http://127.0.0.1:${peerPort}`,
-        '--initial-advertise-peer-urls',
-        `http://127.0.0.1:${peerPort}`,
-        '--initial-cluster',
-        initialCluster,
-        '--initial-cluster-token',
-        options.token ?? `e2e-${process.pid}-${ports[0]!}`,
-        '--initial-cluster-state',
-        'new',
-        '--heartbeat-interval',
-        '50',
-        '--election-timeout',
-        '500',
-        ...(options.extraArgs ?? []),
-      ];
-      return new Member(i, name, clientPort, peerPort, dataDir, args);
+      const args = memberArgs(name, clientPort, peerPort, initialCluster, 'new', advertisedPort(i));
+      return new Member(i, name, clientPort, peerPort, dataDir, args, proxies[i]);
     });
-    const cluster = new Cluster(root, members);
+    const cluster = new Cluster(root, members, memberArgs);
     try {
       for (const member of members) member.start();
       await cluster.waitForLeader();
@@ -457,6 +799,7 @@ export class Cluster {
       this.members.map(async (member) => {
         member.api.close();
         await member.kill('SIGKILL');
+        await member.proxy?.close();
       }),
     );
     await rm(this.root, { recursive: true, force: true });
