@@ -369,6 +369,51 @@ describe('stock etcd clients against a three-member raftkit cluster', () => {
       expect(health.stderr.concat(health.stdout).match(/is healthy/g)).toHaveLength(3);
     });
 
+    it('member add --learner, member list, promote refused, member remove, move-leader', async () => {
+      const peerUrl = 'http://127.0.0.1:9';
+      const added = await etcdctl(['member', 'add', 'm9', `--peer-urls=${peerUrl}`, '--learner']);
+      expect(added).toMatchObject({ code: 0, stderr: '' });
+      const id = /^Member ([0-9a-f]{16}) added to cluster ([0-9a-f]{16})$/m.exec(added.stdout)?.[1];
+      expect(id).toBeDefined();
+      expect(added.stdout).toContain('ETCD_NAME="m9"');
+      expect(added.stdout).toContain(`m9=${peerUrl}`);
+      expect(added.stdout).toContain('ETCD_INITIAL_CLUSTER_STATE="existing"');
+
+      const list = await etcdctl(['member', 'list']);
+      expect(list.code).toBe(0);
+      const lines = list.stdout.trim().split('\n');
+      expect(lines).toHaveLength(4);
+      // A learner that never started: no name, no client URLs, status "unstarted".
+      expect(lines.find((line) => line.startsWith(id!.replace(/^0+/, '')))).toMatch(
+        /, unstarted, , http:\/\/127\.0\.0\.1:9, , true$/,
+      );
+
+      const promote = await etcdctl(['member', 'promote', id!]);
+      expect(promote.code).not.toBe(0);
+      expect(promote.stderr).toContain(
+        'etcdserver: can only promote a learner member which is in sync with leader',
+      );
+
+      const removed = await etcdctl(['member', 'remove', id!]);
+      expect(removed).toMatchObject({ code: 0, stderr: '' });
+      expect(removed.stdout).toMatch(new RegExp(`^Member ${id} removed from cluster [0-9a-f]{16}`));
+      expect((await etcdctl(['member', 'list'])).stdout.trim().split('\n')).toHaveLength(3);
+      const again = await etcdctl(['member', 'remove', id!]);
+      expect(again.code).not.toBe(0);
+      expect(again.stderr).toContain('etcdserver: member not found');
+
+      // move-leader: etcdctl finds the leader among the endpoints and asks it to hand over.
+      const leader = await cluster.waitForLeader();
+      const target = cluster.followersOf(leader)[0]!;
+      const targetId = (await target.api.status()).header!.memberId.toString(16);
+      const moved = await etcdctl(['move-leader', targetId]);
+      expect(moved).toMatchObject({ code: 0 });
+      expect(moved.stdout).toMatch(
+        new RegExp(`Leadership transferred from [0-9a-f]+ to ${targetId}`),
+      );
+      expect(await cluster.waitForLeader()).toBe(target);
+    });
+
     // KNOWN BUG (reported): etcdctl 3.4 dials a single endpoint given as a URL
     // (`--endpoints http://host:port`, and the client URLs `--cluster` takes from
     // MemberList) with the whole URL as the HTTP/2 :authority. Go's gRPC server (etcd)
