@@ -6,7 +6,12 @@ import {
   type DeleteRangeResponse,
   KV_SERVICE,
   MAINTENANCE_SERVICE,
+  type MemberAddResponse,
   type MemberListResponse,
+  type MemberPromoteResponse,
+  type MemberRemoveResponse,
+  type MemberUpdateResponse,
+  type MoveLeaderResponse,
   type PutResponse,
   type RangeResponse,
   type StatusResponse,
@@ -27,6 +32,7 @@ import {
   rangeRequest,
   toInt64,
 } from './ops.js';
+import { checkPeerUrls, toMemberId } from './peer-urls.js';
 import { backoffMs, classifyFailure, decideRetry, type RetryClass } from './retry.js';
 import { TxnBuilder } from './txn.js';
 
@@ -83,6 +89,36 @@ interface Connection {
 interface CallPolicy {
   readonly idempotent: boolean;
   readonly pinned?: Connection;
+  /**
+   * noRequestId sends a non-idempotent request without a `raftkit-request-id`, so it is
+   * retried only when it provably was not sent: membership changes and leadership
+   * transfers, which no server is known to deduplicate.
+   */
+  readonly noRequestId?: boolean;
+}
+
+/** MemberAddOptions shape a Cluster.MemberAdd. */
+export interface MemberAddOptions {
+  /** isLearner adds the member as a non-voting learner (promote it with `memberPromote`). */
+  readonly isLearner?: boolean;
+}
+
+/** LeaderEndpoint is the configured endpoint that is the leader, with its status. */
+export interface LeaderEndpoint {
+  /** endpoint is the endpoint as configured. */
+  readonly endpoint: string;
+  /** id is the leader's member id. */
+  readonly id: bigint;
+  /** status is what the endpoint answered to Maintenance.Status. */
+  readonly status: StatusResponse;
+}
+
+/** MoveLeaderResult is the MoveLeaderResponse, plus which member led before and where it was asked. */
+export interface MoveLeaderResult extends MoveLeaderResponse {
+  /** previousLeader is the member id of the leader the transfer was asked of. */
+  readonly previousLeader: bigint;
+  /** leaderEndpoint is the endpoint the request was sent to (the previous leader's). */
+  readonly leaderEndpoint: string;
 }
 
 type Method<Req, Res> = grpc.MethodDefinition<Req, Res>;
@@ -171,22 +207,130 @@ export class KvClient {
     return this.#unary(KV_SERVICE.compact, request, { idempotent: true });
   }
 
-  /** memberList lists the cluster's members (Cluster.MemberList). */
+  /**
+   * memberList lists the cluster's members (Cluster.MemberList). `linearizable` asks the
+   * server to answer from a linearizable read (etcd 3.5+; etcd 3.4 ignores it).
+   */
   memberList(options: { linearizable?: boolean } = {}): Promise<MemberListResponse> {
     const request = options.linearizable === true ? { linearizable: true } : {};
     return this.#unary(CLUSTER_SERVICE.memberList, request, { idempotent: true });
   }
 
+  /**
+   * memberAdd adds a member with these peer URLs (Cluster.MemberAdd), as a learner with
+   * `isLearner`. The URLs are checked first as etcd's client checks them (scheme http,
+   * https, unix or unixs; `host:port`; no path): a bad one throws a TypeError. The
+   * response carries the new member (its `ID`) and the members after the change.
+   */
+  memberAdd(
+    peerUrls: readonly string[],
+    options: MemberAddOptions = {},
+  ): Promise<MemberAddResponse> {
+    const request = {
+      peerURLs: checkPeerUrls(peerUrls),
+      ...(options.isLearner === true ? { isLearner: true } : {}),
+    };
+    return this.#unary(CLUSTER_SERVICE.memberAdd, request, {
+      idempotent: false,
+      noRequestId: true,
+    });
+  }
+
+  /** memberRemove removes a member by id (Cluster.MemberRemove). */
+  memberRemove(id: bigint | number): Promise<MemberRemoveResponse> {
+    const request = { ID: toMemberId(id) };
+    return this.#unary(CLUSTER_SERVICE.memberRemove, request, {
+      idempotent: false,
+      noRequestId: true,
+    });
+  }
+
+  /**
+   * memberUpdate replaces a member's peer URLs (Cluster.MemberUpdate), checked as in
+   * `memberAdd`. Setting the same URLs twice changes nothing more, so it is retried.
+   */
+  memberUpdate(id: bigint | number, peerUrls: readonly string[]): Promise<MemberUpdateResponse> {
+    const request = { ID: toMemberId(id), peerURLs: checkPeerUrls(peerUrls) };
+    return this.#unary(CLUSTER_SERVICE.memberUpdate, request, { idempotent: true });
+  }
+
+  /** memberPromote makes a learner that has caught up with the leader a voter (Cluster.MemberPromote). */
+  memberPromote(id: bigint | number): Promise<MemberPromoteResponse> {
+    const request = { ID: toMemberId(id) };
+    return this.#unary(CLUSTER_SERVICE.memberPromote, request, {
+      idempotent: false,
+      noRequestId: true,
+    });
+  }
+
+  /**
+   * findLeader asks every configured endpoint for its status (Maintenance.Status, in
+   * parallel) and returns the first, in configured order, that says it is the leader
+   * (`header.memberId === leader`). Endpoints that fail are skipped. When none is the
+   * leader it throws a KvClientError with reason `noLeaderEndpoint`: code
+   * FAILED_PRECONDITION when every endpoint answered; otherwise the failures are in the
+   * message, and the code is the last failure's when none answered, else UNAVAILABLE.
+   * Each status call has its own deadline (see KvClientOptions).
+   */
+  async findLeader(): Promise<LeaderEndpoint> {
+    const endpoints = this.endpoints;
+    const results = await Promise.allSettled(endpoints.map((endpoint) => this.status(endpoint)));
+    const failures: string[] = [];
+    let lastError: KvClientError | undefined;
+    for (const [index, result] of results.entries()) {
+      const endpoint = endpoints[index] as string;
+      if (result.status === 'rejected') {
+        const error = result.reason as unknown;
+        lastError = error instanceof KvClientError ? error : undefined;
+        const message = (error as Error).message;
+        failures.push(message.includes(endpoint) ? message : `${endpoint}: ${message}`);
+        continue;
+      }
+      const status = result.value;
+      const id = status.header?.memberId ?? 0n;
+      if (status.leader !== 0n && status.leader === id) return { endpoint, id, status };
+    }
+    const given = `no leader endpoint given at [${endpoints.join(' ')}]`;
+    if (failures.length === 0) {
+      throw new KvClientError(grpc.status.FAILED_PRECONDITION, given, {
+        reason: 'noLeaderEndpoint',
+        attempts: endpoints.length,
+      });
+    }
+    const code =
+      failures.length === endpoints.length && lastError !== undefined
+        ? lastError.code
+        : grpc.status.UNAVAILABLE;
+    throw new KvClientError(code, given, {
+      reason: 'noLeaderEndpoint',
+      attempts: endpoints.length,
+      message: `${given} (${failures.join('; ')})`,
+      ...(lastError === undefined ? {} : { cause: lastError }),
+    });
+  }
+
+  /**
+   * moveLeader transfers leadership to the member `targetId` (Maintenance.MoveLeader).
+   * As with etcd's client, only the leader accepts the request, so it first finds the
+   * leader among the configured endpoints (`findLeader`) and sends it there, with a
+   * deadline of its own. Moving the leadership to the current leader succeeds and
+   * changes nothing. It is not resent once it may have reached the leader.
+   */
+  async moveLeader(targetId: bigint | number): Promise<MoveLeaderResult> {
+    const request = { targetID: toMemberId(targetId, 'target member id') };
+    const leader = await this.findLeader();
+    const connection = this.#connectionFor(leader.endpoint);
+    const response = await this.#unary(MAINTENANCE_SERVICE.moveLeader, request, {
+      idempotent: false,
+      noRequestId: true,
+      pinned: connection,
+    });
+    return { ...response, previousLeader: leader.id, leaderEndpoint: leader.endpoint };
+  }
+
   /** status asks one endpoint (not necessarily a configured one) for its status (Maintenance.Status). */
   status(endpoint: string): Promise<StatusResponse> {
-    const parsed = parseEndpoint(endpoint);
-    let connection =
-      this.#connections.find((c) => c.endpoint.target === parsed.target) ??
-      this.#extra.get(parsed.target);
-    if (connection === undefined) {
-      connection = this.#connect(parsed);
-      this.#extra.set(parsed.target, connection);
-    }
+    const connection = this.#connectionFor(endpoint);
     return this.#unary(MAINTENANCE_SERVICE.status, {}, { idempotent: true, pinned: connection });
   }
 
@@ -196,6 +340,18 @@ export class KvClient {
     for (const connection of [...this.#connections, ...this.#extra.values()]) {
       connection.client.close();
     }
+  }
+
+  #connectionFor(endpoint: string): Connection {
+    const parsed = parseEndpoint(endpoint);
+    let connection =
+      this.#connections.find((c) => c.endpoint.target === parsed.target) ??
+      this.#extra.get(parsed.target);
+    if (connection === undefined) {
+      connection = this.#connect(parsed);
+      this.#extra.set(parsed.target, connection);
+    }
+    return connection;
   }
 
   #connect(endpoint: Endpoint): Connection {
@@ -237,7 +393,7 @@ export class KvClient {
   async #unary<Req, Res>(method: Method<Req, Res>, request: Req, policy: CallPolicy): Promise<Res> {
     if (this.#closed) throw new KvClientError(grpc.status.CANCELLED, 'client is closed');
     const deadline = Date.now() + this.#dialTimeoutMs + this.#requestTimeoutMs;
-    const requestId = policy.idempotent ? undefined : randomUUID();
+    const requestId = policy.idempotent || policy.noRequestId ? undefined : randomUUID();
     const count = policy.pinned === undefined ? this.#connections.length : 1;
     const failures: string[] = [];
     for (let attempt = 1; ; attempt++) {
@@ -284,6 +440,7 @@ export class KvClient {
       ? `cannot reach ${distinct.length > 1 ? 'any endpoint' : 'the endpoint'} (${distinct.join('; ')})`
       : error.details;
     const final = new KvClientError(error.code, error.details, {
+      ...(error.reason === undefined ? {} : { reason: error.reason }),
       endpoint: connection.endpoint.text,
       attempts,
       message,

@@ -12,9 +12,84 @@ export function grpcCodeName(code: number): string {
 }
 
 /**
+ * ETCD_ERRORS are the messages etcd's v3 API answers with, by reason (and the one
+ * raftkit's kv-server adds, `confChangePending`). A server error is
+ * recognised by its message alone, as etcd's own client does: the gRPC code of one
+ * error differs between etcd versions (etcd 3.4 sends `not enough started members`
+ * as UNKNOWN, later versions as FAILED_PRECONDITION). etcd reports a removed member id
+ * as `memberNotFound`, and a member that exists already as `memberExists`.
+ */
+export const ETCD_ERRORS = {
+  // KV
+  emptyKey: 'etcdserver: key is not provided',
+  keyNotFound: 'etcdserver: key not found',
+  valueProvided: 'etcdserver: value is provided',
+  leaseProvided: 'etcdserver: lease is provided',
+  tooManyOps: 'etcdserver: too many operations in txn request',
+  duplicateKey: 'etcdserver: duplicate key given in txn request',
+  compacted: 'etcdserver: mvcc: required revision has been compacted',
+  futureRevision: 'etcdserver: mvcc: required revision is a future revision',
+  noSpace: 'etcdserver: mvcc: database space exceeded',
+  // Lease
+  leaseNotFound: 'etcdserver: requested lease not found',
+  leaseExists: 'etcdserver: lease already exists',
+  leaseTtlTooLarge: 'etcdserver: too large lease TTL',
+  // Cluster
+  memberExists: 'etcdserver: member ID already exist',
+  peerUrlExists: 'etcdserver: Peer URLs already exists',
+  notEnoughStartedMembers: 'etcdserver: re-configuration failed due to not enough started members',
+  memberBadUrls: 'etcdserver: given member URLs are invalid',
+  memberNotFound: 'etcdserver: member not found',
+  memberNotLearner: 'etcdserver: can only promote a learner member',
+  learnerNotReady: 'etcdserver: can only promote a learner member which is in sync with leader',
+  tooManyLearners: 'etcdserver: too many learner members in cluster',
+  // Requests
+  requestTooLarge: 'etcdserver: request is too large',
+  tooManyRequests: 'etcdserver: too many requests',
+  permissionDenied: 'etcdserver: permission denied',
+  invalidAuthToken: 'etcdserver: invalid auth token',
+  // Leadership and availability
+  noLeader: 'etcdserver: no leader',
+  notLeader: 'etcdserver: not leader',
+  leaderChanged: 'etcdserver: leader changed',
+  notCapable: 'etcdserver: not capable',
+  stopped: 'etcdserver: server stopped',
+  timeout: 'etcdserver: request timed out',
+  timeoutDueToLeaderFail: 'etcdserver: request timed out, possibly due to previous leader failure',
+  timeoutDueToConnectionLost: 'etcdserver: request timed out, possibly due to connection lost',
+  unhealthy: 'etcdserver: unhealthy cluster',
+  corrupt: 'etcdserver: corrupt cluster',
+  notSupportedForLearner: 'etcdserver: rpc not supported for learner',
+  badLeaderTransferee: 'etcdserver: bad leader transferee',
+  leaderTransferTimeout: 'etcdserver: request timed out, leader transfer took too long',
+  // raftkit's own: its kv-server runs one membership change at a time.
+  confChangePending: 'raftkit: another membership change is in progress; retry when it is done',
+} as const;
+
+/** EtcdErrorReason names an error etcd's API answers with (see ETCD_ERRORS). */
+export type EtcdErrorReason = keyof typeof ETCD_ERRORS;
+
+/**
+ * KvErrorReason is what a KvClientError is about, when known: an etcd server error
+ * (EtcdErrorReason), or `noLeaderEndpoint` — raised by the client itself when a call
+ * that must reach the leader (`moveLeader`) finds no configured endpoint that is it.
+ */
+export type KvErrorReason = EtcdErrorReason | 'noLeaderEndpoint';
+
+const reasonsByMessage = new Map<string, EtcdErrorReason>(
+  Object.entries(ETCD_ERRORS).map(([reason, message]) => [message, reason as EtcdErrorReason]),
+);
+
+/** etcdErrorReason recognises one of etcd's error messages (exactly as sent), or returns undefined. */
+export function etcdErrorReason(details: string): EtcdErrorReason | undefined {
+  return reasonsByMessage.get(details);
+}
+
+/**
  * KvClientError is every failure KvClient reports: the gRPC status `code` (and its
  * `codeName`), the server's message as etcd words it in `details` (e.g. `etcdserver:
- * mvcc: required revision has been compacted`), the `endpoint` that answered last and
+ * mvcc: required revision has been compacted`), the `reason` when the message is one
+ * of etcd's known errors (e.g. `memberNotFound`), the `endpoint` that answered last and
  * how many `attempts` were made. `message` is `details` plus, for connection failures,
  * what was tried.
  */
@@ -26,6 +101,8 @@ export class KvClientError extends Error {
   readonly codeName: string;
   /** details is the server's error message, unchanged (etcd's wording). */
   readonly details: string;
+  /** reason names the error when it is a known one (see ETCD_ERRORS), else undefined. */
+  readonly reason: KvErrorReason | undefined;
   /** endpoint is the endpoint of the last attempt, if any was made. */
   readonly endpoint: string | undefined;
   /** attempts is how many times the request was sent or tried. */
@@ -34,12 +111,19 @@ export class KvClientError extends Error {
   constructor(
     code: number,
     details: string,
-    options: { endpoint?: string; attempts?: number; message?: string; cause?: unknown } = {},
+    options: {
+      endpoint?: string;
+      attempts?: number;
+      message?: string;
+      cause?: unknown;
+      reason?: KvErrorReason;
+    } = {},
   ) {
     super(options.message ?? details, options.cause === undefined ? {} : { cause: options.cause });
     this.code = code;
     this.codeName = grpcCodeName(code);
     this.details = details;
+    this.reason = options.reason ?? etcdErrorReason(details);
     this.endpoint = options.endpoint;
     this.attempts = options.attempts ?? 1;
   }
@@ -54,7 +138,10 @@ export class KvClientError extends Error {
   }
 }
 
-/** isKvClientError tells whether a value is a KvClientError. */
-export function isKvClientError(value: unknown): value is KvClientError {
-  return value instanceof KvClientError;
+/**
+ * isKvClientError tells whether a value is a KvClientError, and with a `reason`,
+ * whether it is that error: `isKvClientError(e, 'memberNotFound')`.
+ */
+export function isKvClientError(value: unknown, reason?: KvErrorReason): value is KvClientError {
+  return value instanceof KvClientError && (reason === undefined || value.reason === reason);
 }

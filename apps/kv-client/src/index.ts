@@ -10,12 +10,23 @@ export {
 export {
   KvClient,
   type KvClientOptions,
+  type LeaderEndpoint,
+  type MemberAddOptions,
+  type MoveLeaderResult,
   RAFTKIT_SERVER_HEADER,
   REQUEST_ID_HEADER,
   type TlsOptions,
 } from './client.js';
 export { type Endpoint, parseEndpoint, parseEndpointList } from './endpoints.js';
-export { grpcCodeName, isKvClientError, KvClientError } from './errors.js';
+export {
+  ETCD_ERRORS,
+  type EtcdErrorReason,
+  etcdErrorReason,
+  grpcCodeName,
+  isKvClientError,
+  KvClientError,
+  type KvErrorReason,
+} from './errors.js';
 export {
   type CompareField,
   type CompareOperator,
@@ -28,6 +39,7 @@ export {
   type SortOrderName,
   type SortTargetName,
 } from './ops.js';
+export { checkPeerUrl, checkPeerUrls, MAX_MEMBER_ID, toMemberId } from './peer-urls.js';
 export {
   backoffMs,
   classifyFailure,

@@ -35,6 +35,12 @@ function fakeClient(calls: unknown[][], failWith?: KvClientError): ClientLike {
     txnRequest: (...args) => answer('txn', args, { header, succeeded: false, responses: [] }),
     compact: (...args) => answer('compact', args, { header }),
     memberList: (...args) => answer('memberList', args, { header, members: [] }),
+    memberAdd: (...args) => answer('memberAdd', args, { header, member: null, members: [] }),
+    memberRemove: (...args) => answer('memberRemove', args, { header, members: [] }),
+    memberUpdate: (...args) => answer('memberUpdate', args, { header, members: [] }),
+    memberPromote: (...args) => answer('memberPromote', args, { header, members: [] }),
+    moveLeader: (...args) =>
+      answer('moveLeader', args, { header: null, previousLeader: 2n, leaderEndpoint: 'a:1' }),
     status: (...args) => answer('status', args, Promise.reject(new Error('unused')) as never),
     close: () => {
       calls.push(['close']);
@@ -137,7 +143,7 @@ describe('raftkitctl (no server)', () => {
     expect(bad.stderr).toMatch(/^Error: unknown flag: --nope\n/);
     expect(bad.calls).toEqual([]);
     expect((await run(['get'])).code).toBe(1);
-    expect((await run(['member', 'add'])).stderr).toMatch(/only "member list"/);
+    expect(await run(['member', 'frob'])).toMatchObject({ code: 1, calls: [] });
     expect((await run(['txn'], { stdin: 'nonsense\n\n' })).stderr).toMatch(/malformed comparison/);
     const help = await run(['--help']);
     expect(help.code).toBe(0);

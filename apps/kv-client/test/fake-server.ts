@@ -1,7 +1,11 @@
 import * as grpc from '@grpc/grpc-js';
 import {
+  CLUSTER_SERVICE,
+  type ClusterHandlers,
   KV_SERVICE,
   type KvHandlers,
+  MAINTENANCE_SERVICE,
+  type MaintenanceHandlers,
   type PutRequest,
   type RangeRequest,
   type TxnRequest,
@@ -23,7 +27,10 @@ export type Behaviour = (
   | { response: object }
   | 'hang';
 
-/** FakeServer is an in-process KV server whose answers a test scripts. */
+/**
+ * FakeServer is an in-process etcd API server (KV; Cluster; Maintenance Status and
+ * MoveLeader) whose answers a test scripts.
+ */
 export interface FakeServer {
   readonly endpoint: string;
   readonly received: Recorded[];
@@ -46,6 +53,15 @@ export function okResponse(method: string): object {
       return { header, deleted: 0n, prevKvs: [] };
     case 'txn':
       return { header, succeeded: true, responses: [] };
+    case 'memberList':
+    case 'memberRemove':
+    case 'memberUpdate':
+    case 'memberPromote':
+      return { header, members: [] };
+    case 'memberAdd':
+      return { header, member: null, members: [] };
+    case 'status':
+      return { header, version: '3.4.23', dbSize: 0n, leader: 0n, raftIndex: 1n, raftTerm: 4n };
     default:
       return { header };
   }
@@ -90,6 +106,17 @@ export async function startFakeServer(): Promise<FakeServer> {
     compact: handle('compact'),
   } as unknown as KvHandlers;
   server.addService(KV_SERVICE, handlers);
+  const cluster = Object.fromEntries(
+    ['memberAdd', 'memberRemove', 'memberUpdate', 'memberList', 'memberPromote'].map((name) => [
+      name,
+      handle(name),
+    ]),
+  ) as unknown as ClusterHandlers;
+  server.addService(CLUSTER_SERVICE, cluster);
+  const maintenance = Object.fromEntries(
+    ['status', 'moveLeader'].map((name) => [name, handle(name)]),
+  ) as unknown as MaintenanceHandlers;
+  server.addService(MAINTENANCE_SERVICE, maintenance);
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) =>
       error ? reject(error) : resolve(bound),

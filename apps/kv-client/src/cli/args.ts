@@ -65,6 +65,15 @@ const DEL_OPTIONS = {
   'prev-kv': { type: 'boolean' },
 } as const satisfies OptionSpecs;
 
+const MEMBER_ADD_OPTIONS = {
+  'peer-urls': { type: 'string' },
+  learner: { type: 'boolean' },
+} as const satisfies OptionSpecs;
+
+const MEMBER_UPDATE_OPTIONS = {
+  'peer-urls': { type: 'string' },
+} as const satisfies OptionSpecs;
+
 /** CommandSpec describes one command for parsing and help. */
 export interface CommandSpec {
   /** usage is the synopsis line. */
@@ -75,9 +84,48 @@ export interface CommandSpec {
   readonly options: OptionSpecs;
   /** flags documents the command's own flags for `--help`. */
   readonly flags: readonly (readonly [string, string])[];
+  /** subcommands, for a command group (`member add`, `member list`, …), by name. */
+  readonly subcommands?: Record<string, CommandSpec>;
 }
 
-/** COMMANDS lists raftkitctl's commands by name (`member list` is `member`). */
+/** MEMBER_COMMANDS are the subcommands of `member`. */
+export const MEMBER_COMMANDS: Record<string, CommandSpec> = {
+  add: {
+    usage: 'member add <name> --peer-urls=<url,...> [--learner]',
+    summary: 'Adds a member into the cluster',
+    options: MEMBER_ADD_OPTIONS,
+    flags: [
+      ['--peer-urls <url,...>', 'comma-separated peer URLs of the new member (required)'],
+      ['--learner', 'add the member as a non-voting learner'],
+    ],
+  },
+  list: {
+    usage: 'member list',
+    summary: 'Lists all members in the cluster',
+    options: {},
+    flags: [],
+  },
+  promote: {
+    usage: 'member promote <memberID>',
+    summary: 'Promotes a learner that is in sync with the leader to a voting member',
+    options: {},
+    flags: [],
+  },
+  remove: {
+    usage: 'member remove <memberID>',
+    summary: 'Removes a member from the cluster',
+    options: {},
+    flags: [],
+  },
+  update: {
+    usage: 'member update <memberID> --peer-urls=<url,...>',
+    summary: "Updates a member's peer URLs",
+    options: MEMBER_UPDATE_OPTIONS,
+    flags: [['--peer-urls <url,...>', 'comma-separated new peer URLs of the member (required)']],
+  },
+};
+
+/** COMMANDS lists raftkitctl's commands by name (`member list` is `member`, subcommand `list`). */
 export const COMMANDS: Record<string, CommandSpec> = {
   put: {
     usage: 'put <key> <value> [options]',
@@ -130,14 +178,21 @@ export const COMMANDS: Record<string, CommandSpec> = {
     flags: [['--physical', 'wait until the compaction is physically applied']],
   },
   member: {
-    usage: 'member list',
-    summary: 'Lists all members in the cluster',
+    usage: 'member <add|list|promote|remove|update>',
+    summary: 'Membership related commands',
     options: {},
     flags: [],
+    subcommands: MEMBER_COMMANDS,
   },
   endpoint: {
     usage: 'endpoint status',
     summary: 'Prints the status of each endpoint in --endpoints',
+    options: {},
+    flags: [],
+  },
+  'move-leader': {
+    usage: 'move-leader <memberID>',
+    summary: 'Transfers leadership to another member (sent to the leader among --endpoints)',
     options: {},
     flags: [],
   },
@@ -163,16 +218,64 @@ export interface ParsedCommand {
   readonly help: boolean;
 }
 
-/** UsageError is a bad command line: the CLI prints its message and exits 1. */
+/** EXIT_ERROR is the exit code of any failure without a more specific one. */
+export const EXIT_ERROR = 1;
+
+/** EXIT_BAD_FEATURE is etcdctl's code for an output format a command does not support. */
+export const EXIT_BAD_FEATURE = 4;
+
+/**
+ * EXIT_BAD_ARGS is etcdctl's code for bad arguments to a command; raftkitctl uses it
+ * where etcdctl does for `member add/remove/update/promote` and `move-leader`.
+ */
+export const EXIT_BAD_ARGS = 128;
+
+/** UsageError is a bad command line: the CLI prints its message and exits with `exitCode` (1). */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
+  /** exitCode is the process exit code for this error. */
+  readonly exitCode: number;
+
+  constructor(message: string, exitCode: number = EXIT_ERROR) {
+    super(message);
+    this.exitCode = exitCode;
+  }
+}
+
+function allSpecs(specs: Record<string, CommandSpec>): CommandSpec[] {
+  return Object.values(specs).flatMap((spec) => [
+    spec,
+    ...(spec.subcommands === undefined ? [] : allSpecs(spec.subcommands)),
+  ]);
 }
 
 const ALL_OPTIONS: OptionSpecs = Object.assign(
   {},
   GLOBAL_OPTIONS,
-  ...Object.values(COMMANDS).map((spec) => spec.options),
+  ...allSpecs(COMMANDS).map((spec) => spec.options),
 );
+
+/**
+ * commandSpec finds the spec that parses a command line: the command's, or for a group
+ * (`member`) its subcommand's. It throws a UsageError for an unknown (sub)command.
+ */
+export function commandSpec(
+  command: string | undefined,
+  subcommand: string | undefined,
+): CommandSpec | undefined {
+  if (command === undefined) return undefined;
+  const spec = COMMANDS[command];
+  if (spec === undefined) throw new UsageError(`unknown command "${command}" for "raftkitctl"`);
+  if (spec.subcommands === undefined || subcommand === undefined) return spec;
+  const sub = spec.subcommands[subcommand];
+  if (sub === undefined) {
+    const names = Object.keys(spec.subcommands).join(', ');
+    throw new UsageError(
+      `unknown command "${subcommand}" for "raftkitctl ${command}" (use one of: ${names})`,
+    );
+  }
+  return sub;
+}
 
 /**
  * parseCommandLine parses raftkitctl's arguments with `util.parseArgs`: global flags may
@@ -194,10 +297,7 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommand {
     throw new UsageError((error as Error).message);
   }
   const command = first.positionals[0];
-  const spec = command === undefined ? undefined : COMMANDS[command];
-  if (command !== undefined && spec === undefined) {
-    throw new UsageError(`unknown command "${command}" for "raftkitctl"`);
-  }
+  const spec = commandSpec(command, first.positionals[1]);
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
@@ -275,30 +375,48 @@ function flagLines(flags: readonly (readonly [string, string])[]): string[] {
   return flags.map(([name, text]) => `  ${name.padEnd(width)}  ${text}`);
 }
 
-/** usageText is the `--help` text, for all of raftkitctl or one command. */
-export function usageText(command?: string): string {
-  const spec = command === undefined ? undefined : COMMANDS[command];
+function commandLines(specs: readonly CommandSpec[]): string[] {
+  const synopsis = (c: CommandSpec): string => c.usage.split('  ')[0] as string;
+  const width = Math.max(...specs.map((c) => synopsis(c).length));
+  return specs.map((c) => `  ${synopsis(c).padEnd(width)}  ${c.summary}`);
+}
+
+// Commands as the overview lists them: a group by its subcommands.
+function leafCommands(): CommandSpec[] {
+  return Object.values(COMMANDS).flatMap((spec) =>
+    spec.subcommands === undefined ? [spec] : Object.values(spec.subcommands),
+  );
+}
+
+/**
+ * usageText is the `--help` text: for all of raftkitctl, one command, one command group
+ * (`member`), or one subcommand (`member add`). Unknown names get the overview.
+ */
+export function usageText(command?: string, subcommand?: string): string {
+  const group = command === undefined ? undefined : COMMANDS[command];
+  const spec = group?.subcommands?.[subcommand ?? ''] ?? group;
   if (spec !== undefined) {
     const lines = [`raftkitctl ${spec.usage}`, '', spec.summary];
+    if (spec.subcommands !== undefined) {
+      lines.push('', 'Commands:', ...commandLines(Object.values(spec.subcommands)));
+    }
     if (spec.flags.length > 0) lines.push('', 'Options:', ...flagLines(spec.flags));
     lines.push('', 'Global options:', ...flagLines(GLOBAL_FLAG_HELP));
     return `${lines.join('\n')}\n`;
   }
-  const width = Math.max(...Object.values(COMMANDS).map((c) => c.usage.length));
   return [
     'raftkitctl — an etcdctl-style client for raftkit kv-server and etcd (v3 API)',
     '',
     'Usage: raftkitctl [global options] <command> [args] [options]',
     '',
     'Commands:',
-    ...Object.values(COMMANDS).map(
-      (c) => `  ${c.usage.split('  ')[0]?.padEnd(width)}  ${c.summary}`,
-    ),
+    ...commandLines(leafCommands()),
     '',
     'Global options:',
     ...flagLines(GLOBAL_FLAG_HELP),
     '',
-    'Exit codes: 0 success, 1 any error (message on stderr).',
+    'Exit codes: 0 success, 1 any error (message on stderr); member add/remove/update/',
+    'promote and move-leader exit 128 on bad arguments and 4 on an unsupported -w, as etcdctl.',
     '',
   ].join('\n');
 }

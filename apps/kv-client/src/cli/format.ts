@@ -4,7 +4,12 @@ import {
   type DeleteRangeResponse,
   formatEtcdJson,
   type KeyValue,
+  type MemberAddResponse,
   type MemberListResponse,
+  type MemberPromoteResponse,
+  type MemberRemoveResponse,
+  type MemberUpdateResponse,
+  type MoveLeaderResponse,
   type PutResponse,
   type RangeResponse,
   type ResponseOp,
@@ -12,6 +17,7 @@ import {
   type TxnResponse,
 } from '@raftkit/rpc/etcd';
 import type { OutputFormat } from './args.js';
+import { quoteGo } from './go-quote.js';
 import { humanizeBytes } from './humanize.js';
 import { renderTable } from './table.js';
 
@@ -106,6 +112,102 @@ export function formatMemberList(response: MemberListResponse, format: OutputFor
     ];
   }
   return rows.map((row) => row.join(', '));
+}
+
+// Go's `%16x`: lower-case hex, padded with spaces (not zeros) to 16 characters.
+function paddedId(id: bigint): string {
+  return formatMemberId(id).padStart(16, ' ');
+}
+
+/**
+ * formatMemberAdd renders a MemberAddResponse: `Member <id> added to cluster <cid>`
+ * (simple; etcdctl 3.4's wording, learner or not) or the response as JSON. The
+ * environment lines that follow in simple output are `formatMemberAddEnvironment`'s.
+ */
+export function formatMemberAdd(response: MemberAddResponse, format: OutputFormat): Output {
+  if (format === 'json') return [formatEtcdJson('MemberAddResponse', response)];
+  if (format === 'table') unsupportedTable('member add');
+  const id = response.member?.ID ?? 0n;
+  return [`Member ${paddedId(id)} added to cluster ${paddedId(response.header?.clusterId ?? 0n)}`];
+}
+
+/**
+ * formatMemberAddEnvironment is what etcdctl prints after a member add, to start the new
+ * member with: a blank line, then ETCD_NAME, ETCD_INITIAL_CLUSTER (`name=peerURL` for
+ * every peer URL of every member, in the list's order, the new member under `name`),
+ * ETCD_INITIAL_ADVERTISE_PEER_URLS (`--peer-urls` as given) and
+ * ETCD_INITIAL_CLUSTER_STATE, each value quoted as Go's `%q`.
+ */
+export function formatMemberAddEnvironment(
+  name: string,
+  peerUrlsText: string,
+  newId: bigint,
+  members: MemberListResponse,
+): Output {
+  const cluster = members.members.flatMap((member) =>
+    member.peerURLs.map((url) => `${member.ID === newId ? name : member.name}=${url}`),
+  );
+  return [
+    '',
+    `ETCD_NAME=${quoteGo(name)}`,
+    `ETCD_INITIAL_CLUSTER=${quoteGo(cluster.join(','))}`,
+    `ETCD_INITIAL_ADVERTISE_PEER_URLS=${quoteGo(peerUrlsText)}`,
+    'ETCD_INITIAL_CLUSTER_STATE="existing"',
+  ];
+}
+
+/** formatMemberRemove renders `Member <id> removed from cluster <cid>`, or the response as JSON. */
+export function formatMemberRemove(
+  id: bigint,
+  response: MemberRemoveResponse,
+  format: OutputFormat,
+): Output {
+  if (format === 'json') return [formatEtcdJson('MemberRemoveResponse', response)];
+  if (format === 'table') unsupportedTable('member remove');
+  return [
+    `Member ${paddedId(id)} removed from cluster ${paddedId(response.header?.clusterId ?? 0n)}`,
+  ];
+}
+
+/** formatMemberUpdate renders `Member <id> updated in cluster <cid>`, or the response as JSON. */
+export function formatMemberUpdate(
+  id: bigint,
+  response: MemberUpdateResponse,
+  format: OutputFormat,
+): Output {
+  if (format === 'json') return [formatEtcdJson('MemberUpdateResponse', response)];
+  if (format === 'table') unsupportedTable('member update');
+  return [
+    `Member ${paddedId(id)} updated in cluster ${paddedId(response.header?.clusterId ?? 0n)}`,
+  ];
+}
+
+/**
+ * formatMemberPromote renders `Member <id> promoted in cluster <cid>`, or the response as
+ * JSON (etcdctl 3.4 crashes printing that JSON; 3.5 prints it).
+ */
+export function formatMemberPromote(
+  id: bigint,
+  response: MemberPromoteResponse,
+  format: OutputFormat,
+): Output {
+  if (format === 'json') return [formatEtcdJson('MemberPromoteResponse', response)];
+  if (format === 'table') unsupportedTable('member promote');
+  return [
+    `Member ${paddedId(id)} promoted in cluster ${paddedId(response.header?.clusterId ?? 0n)}`,
+  ];
+}
+
+/** formatMoveLeader renders `Leadership transferred from <id> to <id>`, or the response as JSON. */
+export function formatMoveLeader(
+  from: bigint,
+  to: bigint,
+  response: MoveLeaderResponse,
+  format: OutputFormat,
+): Output {
+  if (format === 'json') return [formatEtcdJson('MoveLeaderResponse', response)];
+  if (format === 'table') unsupportedTable('move-leader');
+  return [`Leadership transferred from ${formatMemberId(from)} to ${formatMemberId(to)}`];
 }
 
 /** EndpointStatus pairs an endpoint with its StatusResponse. */

@@ -77,3 +77,46 @@ export function splitArgs(line: string): string[] {
   }
   return args;
 }
+
+const QUOTE_ESCAPES: Record<number, string> = {
+  7: '\\a',
+  8: '\\b',
+  9: '\\t',
+  10: '\\n',
+  11: '\\v',
+  12: '\\f',
+  13: '\\r',
+  34: '\\"',
+  92: '\\\\',
+};
+
+// Go's unicode.IsPrint: letters, marks, numbers, punctuation, symbols and the ASCII space.
+const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]$/u;
+
+/**
+ * quoteGo renders a string as Go's `%q` (strconv.Quote) does: double quotes, `\"` and
+ * `\\`, the C escapes (`\n`, `\t`, …), `\xNN` for other control bytes, `\uNNNN` /
+ * `\UNNNNNNNN` for other unprintable characters (a lone surrogate becomes `\ufffd`, as
+ * Go sees invalid UTF-8); printable Unicode as it is.
+ */
+export function quoteGo(text: string): string {
+  let out = '"';
+  for (const char of text) {
+    const code = char.codePointAt(0) as number;
+    const simple = QUOTE_ESCAPES[code];
+    if (simple !== undefined) {
+      out += simple;
+    } else if (code >= 0xd800 && code <= 0xdfff) {
+      out += '\\ufffd';
+    } else if (PRINTABLE.test(char)) {
+      out += char;
+    } else if (code < 0x80) {
+      out += `\\x${code.toString(16).padStart(2, '0')}`;
+    } else if (code < 0x10000) {
+      out += `\\u${code.toString(16).padStart(4, '0')}`;
+    } else {
+      out += `\\U${code.toString(16).padStart(8, '0')}`;
+    }
+  }
+  return `${out}"`;
+}

@@ -1,12 +1,17 @@
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import type { TxnRequest } from '@raftkit/rpc/etcd';
+import type { MemberAddResponse, MemberListResponse, TxnRequest } from '@raftkit/rpc/etcd';
 import { BENCH_SUMMARY, isBenchCommand, runBench } from '../bench/main.js';
 import { KvClient, type KvClientOptions } from '../client.js';
 import { isKvClientError } from '../errors.js';
 import {
+  COMMANDS,
+  EXIT_BAD_ARGS,
+  EXIT_BAD_FEATURE,
+  EXIT_ERROR,
   type GlobalOptions,
+  MEMBER_COMMANDS,
   type ParsedCommand,
   parseCommandLine,
   UsageError,
@@ -18,12 +23,27 @@ import {
   formatDelete,
   formatEndpointStatus,
   formatGet,
+  formatMemberAdd,
+  formatMemberAddEnvironment,
   formatMemberList,
+  formatMemberPromote,
+  formatMemberRemove,
+  formatMemberUpdate,
+  formatMoveLeader,
   formatPut,
   formatTxn,
   type Output,
 } from './format.js';
-import { delCommand, getCommand, parseTxnText, putCommand } from './requests.js';
+import {
+  delCommand,
+  getCommand,
+  memberAddCommand,
+  memberIdCommand,
+  memberUpdateCommand,
+  moveLeaderCommand,
+  parseTxnText,
+  putCommand,
+} from './requests.js';
 
 /** CliIO is where the CLI reads and writes (process streams, or buffers in tests). */
 export interface CliIO {
@@ -38,7 +58,19 @@ export interface CliIO {
 /** ClientLike is the part of KvClient the CLI uses (tests substitute fakes). */
 export type ClientLike = Pick<
   KvClient,
-  'put' | 'get' | 'delete' | 'txnRequest' | 'compact' | 'memberList' | 'status' | 'close'
+  | 'put'
+  | 'get'
+  | 'delete'
+  | 'txnRequest'
+  | 'compact'
+  | 'memberList'
+  | 'memberAdd'
+  | 'memberRemove'
+  | 'memberUpdate'
+  | 'memberPromote'
+  | 'moveLeader'
+  | 'status'
+  | 'close'
 >;
 
 /** CliDeps lets tests replace how the client is made. */
@@ -108,6 +140,88 @@ async function clientOptions(global: GlobalOptions): Promise<KvClientOptions> {
   };
 }
 
+/**
+ * membersAfterAdd lists the members as etcdctl does after a member add: from a member
+ * that has applied the add. When the list comes from another member than the add's
+ * answer, a linearizable read makes the member answering it catch up, and the list is
+ * asked again (a few times at most).
+ */
+async function membersAfterAdd(
+  client: ClientLike,
+  added: MemberAddResponse,
+): Promise<MemberListResponse> {
+  let servedBy = added.header?.memberId;
+  let list = await client.memberList();
+  for (let round = 0; round < 5 && list.header?.memberId !== servedBy; round++) {
+    servedBy = (await client.get('_', { countOnly: true })).header?.memberId;
+    list = await client.memberList();
+  }
+  return list;
+}
+
+// Commands that change the cluster refuse `-w table` before sending anything (etcdctl
+// makes the change, then fails to print it).
+function refuseTable(command: string, format: string): void {
+  if (format === 'table') {
+    throw new UsageError(
+      `table output is not supported for ${command} (use simple or json)`,
+      EXIT_BAD_FEATURE,
+    );
+  }
+}
+
+async function executeMember(
+  parsed: ParsedCommand,
+  io: CliIO,
+  client: ClientLike,
+): Promise<number> {
+  const [subcommand, ...args] = parsed.args;
+  const { flags } = parsed;
+  const format = parsed.global.output;
+  switch (subcommand) {
+    case 'list': {
+      if (args.length > 0) throw new UsageError('member list takes no arguments');
+      writeOutput(io, formatMemberList(await client.memberList(), format));
+      return 0;
+    }
+    case 'add': {
+      const add = memberAddCommand(args, flags);
+      refuseTable('member add', format);
+      const response = await client.memberAdd(add.peerUrls, { isLearner: add.isLearner });
+      writeOutput(io, formatMemberAdd(response, format));
+      if (format === 'simple') {
+        const members = await membersAfterAdd(client, response);
+        const newId = response.member?.ID ?? 0n;
+        writeOutput(io, formatMemberAddEnvironment(add.name, add.peerUrlsText, newId, members));
+      }
+      return 0;
+    }
+    case 'remove': {
+      const id = memberIdCommand(args);
+      refuseTable('member remove', format);
+      writeOutput(io, formatMemberRemove(id, await client.memberRemove(id), format));
+      return 0;
+    }
+    case 'update': {
+      const update = memberUpdateCommand(args, flags);
+      refuseTable('member update', format);
+      const response = await client.memberUpdate(update.id, update.peerUrls);
+      writeOutput(io, formatMemberUpdate(update.id, response, format));
+      return 0;
+    }
+    case 'promote': {
+      const id = memberIdCommand(args);
+      refuseTable('member promote', format);
+      writeOutput(io, formatMemberPromote(id, await client.memberPromote(id), format));
+      return 0;
+    }
+    default:
+      throw new UsageError(
+        `unknown command "${subcommand}" for "raftkitctl member" (use one of: ${Object.keys(MEMBER_COMMANDS).join(', ')})`,
+      );
+  }
+}
+
 async function execute(parsed: ParsedCommand, io: CliIO, client: ClientLike): Promise<number> {
   const { command, args, flags, global } = parsed;
   const format = global.output;
@@ -147,11 +261,13 @@ async function execute(parsed: ParsedCommand, io: CliIO, client: ClientLike): Pr
       writeOutput(io, formatCompaction(response, revision, format));
       return 0;
     }
-    case 'member': {
-      if (args[0] !== 'list' || args.length !== 1) {
-        throw new UsageError('member: only "member list" is supported');
-      }
-      writeOutput(io, formatMemberList(await client.memberList(), format));
+    case 'member':
+      return executeMember(parsed, io, client);
+    case 'move-leader': {
+      const target = moveLeaderCommand(args);
+      refuseTable('move-leader', format);
+      const result = await client.moveLeader(target);
+      writeOutput(io, formatMoveLeader(result.previousLeader, target, result, format));
       return 0;
     }
     case 'endpoint': {
@@ -178,10 +294,21 @@ async function execute(parsed: ParsedCommand, io: CliIO, client: ClientLike): Pr
   }
 }
 
+/** exitCode is the exit code for an error, as etcdctl would exit on it. */
+function exitCode(error: unknown): number {
+  if (error instanceof UsageError) return error.exitCode;
+  // etcdctl's move-leader exits "bad args" when no given endpoint is the leader.
+  if (isKvClientError(error, 'noLeaderEndpoint') && error.codeName === 'FAILED_PRECONDITION') {
+    return EXIT_BAD_ARGS;
+  }
+  return EXIT_ERROR;
+}
+
 /**
  * runCli runs raftkitctl with the given arguments and returns its exit code: 0 on
  * success, 1 on any error (bad flags, bad input, server or connection errors), with
- * `Error: <message>` on stderr as etcdctl prints it.
+ * `Error: <message>` on stderr as etcdctl prints it; the membership commands and
+ * move-leader exit 128 on bad arguments and 4 on `-w table`, as etcdctl does.
  */
 export async function runCli(
   argv: readonly string[],
@@ -197,8 +324,9 @@ export async function runCli(
     io.stderr.write('Run "raftkitctl --help" for usage.\n');
     return 1;
   }
-  if (parsed.help || parsed.command === undefined) {
-    io.stdout.write(usageText(parsed.command));
+  const group = parsed.command !== undefined && COMMANDS[parsed.command]?.subcommands;
+  if (parsed.help || parsed.command === undefined || (group && parsed.args.length === 0)) {
+    io.stdout.write(usageText(parsed.command, parsed.args[0]));
     if (parsed.command === undefined) io.stdout.write(`\nAlso: raftkitctl ${BENCH_SUMMARY}\n`);
     return 0;
   }
@@ -214,7 +342,7 @@ export async function runCli(
   } catch (error) {
     const message = isKvClientError(error) ? error.message : (error as Error).message;
     io.stderr.write(`Error: ${message}\n`);
-    return 1;
+    return exitCode(error);
   } finally {
     client?.close();
   }

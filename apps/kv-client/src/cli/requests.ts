@@ -11,8 +11,9 @@ import {
   type SortOrderName,
   type SortTargetName,
 } from '../ops.js';
-import { COMMANDS, UsageError } from './args.js';
-import { splitArgs, unquoteGo } from './go-quote.js';
+import { MAX_MEMBER_ID } from '../peer-urls.js';
+import { COMMANDS, EXIT_BAD_ARGS, UsageError } from './args.js';
+import { quoteGo, splitArgs, unquoteGo } from './go-quote.js';
 
 type Flags = Record<string, string | boolean | undefined>;
 
@@ -253,4 +254,99 @@ export function parseTxnText(text: string): TxnRequest {
     success: (sections[1] ?? []).map(parseOpLine),
     failure: (sections[2] ?? []).map(parseOpLine),
   };
+}
+
+/**
+ * parseHexId reads a member id as etcdctl does (Go's `strconv.ParseUint(text, 16, 64)`:
+ * hex digits only, no `0x`, at most 2^64 − 1). It throws an Error worded as Go's.
+ */
+export function parseHexId(text: string): bigint {
+  if (!/^[0-9a-fA-F]+$/.test(text)) {
+    throw new Error(`strconv.ParseUint: parsing ${quoteGo(text)}: invalid syntax`);
+  }
+  const id = BigInt(`0x${text}`);
+  if (id > MAX_MEMBER_ID) {
+    throw new Error(`strconv.ParseUint: parsing ${quoteGo(text)}: value out of range`);
+  }
+  return id;
+}
+
+function memberIdArg(text: string): bigint {
+  try {
+    return parseHexId(text);
+  } catch (error) {
+    throw new UsageError(
+      `bad member ID arg (${(error as Error).message}), expecting ID in Hex`,
+      EXIT_BAD_ARGS,
+    );
+  }
+}
+
+function peerUrlsFlag(flags: Flags): string {
+  const text = flags['peer-urls'];
+  if (typeof text !== 'string' || text === '') {
+    throw new UsageError('member peer urls not provided', EXIT_BAD_ARGS);
+  }
+  return text;
+}
+
+/** MemberAddCommand is a parsed `member add`. */
+export interface MemberAddCommand {
+  /** name is the new member's name (it is not sent; it goes into the printed environment). */
+  readonly name: string;
+  /** peerUrls are the `--peer-urls` split at commas. */
+  readonly peerUrls: string[];
+  /** peerUrlsText is `--peer-urls` as given (etcdctl prints it in ETCD_INITIAL_ADVERTISE_PEER_URLS). */
+  readonly peerUrlsText: string;
+  /** isLearner is `--learner`. */
+  readonly isLearner: boolean;
+}
+
+/**
+ * memberAddCommand checks `member add <name> --peer-urls=a,b [--learner]` (args after
+ * `add`) as etcdctl does: one name, non-empty `--peer-urls`, else a UsageError exiting 128.
+ */
+export function memberAddCommand(args: string[], flags: Flags): MemberAddCommand {
+  if (args.length === 0) throw new UsageError('member name not provided', EXIT_BAD_ARGS);
+  if (args.length > 1) {
+    const hints = args
+      .filter((arg) => arg.toLowerCase().startsWith('http'))
+      .map((arg) => `, did you mean --peer-urls=${arg}`);
+    throw new UsageError(`too many arguments${hints.join('')}`, EXIT_BAD_ARGS);
+  }
+  const peerUrlsText = peerUrlsFlag(flags);
+  return {
+    name: args[0] as string,
+    peerUrls: peerUrlsText.split(','),
+    peerUrlsText,
+    isLearner: flags.learner === true,
+  };
+}
+
+/** memberIdCommand checks `member remove|promote <hex id>` (args after the subcommand). */
+export function memberIdCommand(args: string[]): bigint {
+  if (args.length !== 1) throw new UsageError('member ID is not provided', EXIT_BAD_ARGS);
+  return memberIdArg(args[0] as string);
+}
+
+/** MemberUpdateCommand is a parsed `member update`. */
+export interface MemberUpdateCommand {
+  /** id is the member to update. */
+  readonly id: bigint;
+  /** peerUrls are its new peer URLs. */
+  readonly peerUrls: string[];
+}
+
+/** memberUpdateCommand checks `member update <hex id> --peer-urls=a,b` as etcdctl does. */
+export function memberUpdateCommand(args: string[], flags: Flags): MemberUpdateCommand {
+  const id = memberIdCommand(args);
+  return { id, peerUrls: peerUrlsFlag(flags).split(',') };
+}
+
+/** moveLeaderCommand checks `move-leader <hex id>` as etcdctl does. */
+export function moveLeaderCommand(args: string[]): bigint {
+  if (args.length !== 1) {
+    throw new UsageError('move-leader command needs 1 argument', EXIT_BAD_ARGS);
+  }
+  return memberIdArg(args[0] as string);
 }
