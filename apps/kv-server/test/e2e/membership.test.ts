@@ -254,7 +254,11 @@ describe('membership changes on real processes', () => {
     // A removed member restarted on its data dir is refused and stops again.
     old.start();
     await old.waitForLog(/permanently removed/, { timeoutMs: 15_000 });
-    await waitFor('the removed member to exit again', async () => !old.running || undefined, 10_000);
+    await waitFor(
+      'the removed member to exit again',
+      async () => !old.running || undefined,
+      10_000,
+    );
 
     await load.stop();
     for (const member of cluster.running) await checkAllWrites(member, load);
