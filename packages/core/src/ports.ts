@@ -17,6 +17,14 @@ export interface StateMachine<Result = unknown> {
   apply(entries: readonly Entry[]): readonly Result[] | Promise<readonly Result[]>;
   /** snapshot returns an image of every entry applied so far (used by the snapshot issue). */
   snapshot?(): Uint8Array | Promise<Uint8Array>;
+  /**
+   * captureSnapshot, when present, is used instead of `snapshot` (hashicorp/raft's
+   * FSM.Snapshot and FSMSnapshot.Persist): called with nothing being applied, it pins
+   * the state applied so far — cheaply, synchronously — and returns a function that
+   * produces that state's image later. The driver keeps applying entries while the image
+   * is produced, so the state machine must keep the pinned state intact until then.
+   */
+  captureSnapshot?(): () => Uint8Array | Promise<Uint8Array>;
   /** restore replaces the state by a snapshot's image. */
   restore?(snapshot: Snapshot): void | Promise<void>;
 }

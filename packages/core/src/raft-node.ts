@@ -7,6 +7,7 @@ import {
   ProposalTimeoutError,
   RaftError,
   ReadIndexError,
+  SnapshotOutOfDateError,
 } from './errors.js';
 import type { LogStore } from './log-store.js';
 import type { Message } from './message.js';
@@ -136,8 +137,15 @@ export class RaftNode<Result = unknown> {
     this.appliedIndex = this.raw.raft.raftLog.applied;
     this.snapshotIndex = this.raw.raft.raftLog.firstIndex() - 1;
     this.replayConfChanges(stored.metadata.index, applied);
-    if (options.snapshot !== undefined && options.stateMachine.snapshot === undefined) {
-      throw new RaftError('NO_SNAPSHOT', 'a snapshot policy needs a state machine with snapshot()');
+    if (
+      options.snapshot !== undefined &&
+      options.stateMachine.snapshot === undefined &&
+      options.stateMachine.captureSnapshot === undefined
+    ) {
+      throw new RaftError(
+        'NO_SNAPSHOT',
+        'a snapshot policy needs a state machine with snapshot() or captureSnapshot()',
+      );
     }
   }
 
@@ -412,28 +420,43 @@ export class RaftNode<Result = unknown> {
   }
 
   /**
-   * maybeSnapshot takes the state machine's image now (the loop is paused, so it is
-   * exactly the state at the applied index), then writes it and compacts the log in the
+   * maybeSnapshot takes the state machine's image of the applied index — with
+   * `captureSnapshot`, only a cheap capture now and the image while later entries are
+   * applied (the node keeps voting, replicating and applying meanwhile); else the whole
+   * image now, with the loop paused — then writes it and compacts the log in the
    * background; the store orders those writes after earlier saves.
    */
   private async maybeSnapshot(): Promise<void> {
     const policy = this.options.snapshot;
-    const snapshotOf = this.options.stateMachine.snapshot;
-    if (policy === undefined || snapshotOf === undefined || this.snapshotting !== undefined) return;
+    const stateMachine = this.options.stateMachine;
+    if (policy === undefined || this.snapshotting !== undefined) return;
+    if (stateMachine.captureSnapshot === undefined && stateMachine.snapshot === undefined) return;
     if (this.appliedIndex - this.snapshotIndex < policy.everyEntries) return;
     const index = this.appliedIndex;
     const confState = this.raw.status().confState;
-    const data = await snapshotOf.call(this.options.stateMachine);
+    const produce =
+      stateMachine.captureSnapshot !== undefined ? stateMachine.captureSnapshot() : undefined;
+    const ready = produce === undefined ? await stateMachine.snapshot!() : undefined;
     const store = this.options.store;
+    const started = this.ticks;
     this.snapshotting = (async () => {
-      await store.createSnapshot(index, confState, data);
-      this.snapshotIndex = index;
+      const data = ready ?? (await produce!());
+      // A snapshot received from the leader meanwhile is newer: this one is moot.
+      if (index <= this.snapshotIndex || this.stopped) return;
+      try {
+        await store.createSnapshot(index, confState, data);
+      } catch (error) {
+        if (error instanceof SnapshotOutOfDateError) return;
+        throw error;
+      }
+      this.snapshotIndex = Math.max(this.snapshotIndex, index);
       const compactTo = index - policy.keepEntries;
       if (compactTo > store.firstIndex() - 1) await store.compact(compactTo);
       this.logger.info('snapshot taken', {
         index,
         bytes: data.length,
         compactedTo: Math.max(0, compactTo),
+        ticks: this.ticks - started,
       });
     })().then(
       () => {

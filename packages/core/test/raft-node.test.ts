@@ -179,6 +179,73 @@ describe('RaftNode snapshots', () => {
     expect(cluster.machines[lagging.id - 1]!.restores).toBe(1);
   });
 
+  it('with captureSnapshot, keeps applying while the image is produced, and stores the captured state', async () => {
+    const store = new MemoryLogStore({
+      voters: [1],
+      learners: [],
+      votersOutgoing: [],
+      learnersNext: [],
+      autoLeave: false,
+    });
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let captures = 0;
+    const machine = new (class extends ListMachine {
+      captureSnapshot(): () => Promise<Uint8Array> {
+        captures++;
+        const pinned = [...this.commands];
+        return async () => {
+          await gate;
+          return text(pinned.join('\n'));
+        };
+      }
+    })();
+    const ticker = new HandTicker();
+    const node = new RaftNode<number>({
+      config: { id: 1, peers: [1], electionTicks: 10, heartbeatTicks: 1, random: seededRandom(1) },
+      store,
+      stateMachine: machine,
+      transport: { send() {} },
+      ticker,
+      snapshot: { everyEntries: 5, keepEntries: 1 },
+    });
+    clusters.push({
+      network: new LoopbackNetwork(),
+      nodes: [node],
+      tickers: [ticker],
+      machines: [machine],
+      stores: [store],
+    });
+    node.start();
+    for (let i = 0; i < 25 && !node.isLeader(); i++) {
+      ticker.tick();
+      await settle();
+    }
+    for (let i = 0; i < 6; i++) await node.propose(text(`c${i}`));
+    expect(captures).toBe(1);
+    // The image is not produced yet, and the node goes on applying.
+    for (let i = 6; i < 20; i++) await node.propose(text(`c${i}`));
+    expect(machine.commands).toHaveLength(20);
+    expect(captures).toBe(1);
+    expect(store.snapshot().metadata.index).toBe(0);
+    release();
+    for (let i = 0; i < 20 && store.snapshot().metadata.index === 0; i++) await settle();
+    const snapshot = store.snapshot();
+    // Exactly the commands applied at the capture, and the snapshot's index is theirs
+    // (plus the leader's empty entry at index 1).
+    const imaged = decode(snapshot.data).split('\n');
+    expect(imaged).toEqual(machine.commands.slice(0, imaged.length));
+    expect(imaged.length).toBeGreaterThanOrEqual(4);
+    expect(imaged.length).toBeLessThanOrEqual(6);
+    expect(snapshot.metadata.index).toBe(imaged.length + 1);
+    // The next capture happens once the policy allows it again.
+    await node.propose(text('c20'));
+    await settle();
+    expect(captures).toBe(2);
+  });
+
   it('restores the state machine from the stored snapshot on restart', async () => {
     const store = new MemoryLogStore({
       voters: [1],
