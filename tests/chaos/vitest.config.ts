@@ -1,3 +1,4 @@
 import { packageConfig } from '../../vitest.shared.mjs';
 
-export default packageConfig();
+// The end-to-end files each run a cluster of real processes: one at a time.
+export default packageConfig({ test: { fileParallelism: false } });

@@ -40,7 +40,11 @@ export function toMvccRange(request: pb.RangeRequest): mvcc.RangeRequest {
   };
 }
 
-/** toMvccPut maps a wire PutRequest to the store's. */
+/**
+ * toMvccPut maps a wire PutRequest to the store's. Its bytes are views onto a decoded
+ * message — a received request or a committed log entry — that nothing writes to
+ * again, so the store may keep them without a copy (`owned`).
+ */
 export function toMvccPut(request: pb.PutRequest): mvcc.PutRequest {
   return {
     key: request.key ?? EMPTY,
@@ -49,6 +53,7 @@ export function toMvccPut(request: pb.PutRequest): mvcc.PutRequest {
     prevKv: request.prevKv ?? false,
     ignoreValue: request.ignoreValue ?? false,
     ignoreLease: request.ignoreLease ?? false,
+    owned: true,
   };
 }
 

@@ -45,18 +45,24 @@ export interface KvCommand {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+const NO_ID = new Uint8Array(0);
 
-/** encodeKvCommand builds the log payload for a write. */
+/**
+ * encodeKvCommand builds the log payload for a write. The payload is meant to be handed
+ * to `RaftNode.propose`, which copies it into the entry it appends, so it is a Buffer
+ * from Node's pool (cheap to allocate, short-lived) rather than a buffer of its own.
+ */
 export function encodeKvCommand(
   kind: KvCommandKind,
   requestId: string | undefined,
   request: Uint8Array,
 ): Uint8Array {
-  const id = requestId === undefined ? new Uint8Array(0) : encoder.encode(requestId);
+  const id = requestId === undefined ? NO_ID : encoder.encode(requestId);
   if (id.length > MAX_REQUEST_ID_BYTES)
     throw new RangeError(`request id longer than ${MAX_REQUEST_ID_BYTES} bytes`);
   const header = id.length < 0x80 ? 2 : 3;
-  const out = new Uint8Array(header + id.length + request.length);
+  // Every byte is written below, so the buffer needs no zeroing.
+  const out = Buffer.allocUnsafe(header + id.length + request.length);
   out[0] = KIND_CODES[kind];
   if (id.length < 0x80) {
     out[1] = id.length;

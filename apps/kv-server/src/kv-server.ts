@@ -6,11 +6,18 @@ import * as grpc from '@grpc/grpc-js';
 import { ClusterInfo, type MemberSpec, type ServerConfig, toNodeId } from '@raftkit/config';
 import type { LogStore, LogUpdate, NodeId, SoftState } from '@raftkit/core';
 import { NONE } from '@raftkit/core';
+import { fetchMembers } from '@raftkit/rpc';
 import type * as pb from '@raftkit/rpc/etcd';
-import { CLUSTER_SERVICE, encodeEtcdMessage, MAINTENANCE_SERVICE } from '@raftkit/rpc/etcd';
+import {
+  CLUSTER_SERVICE,
+  encodeEtcdMessage,
+  MAINTENANCE_SERVICE,
+  WATCH_SERVICE,
+} from '@raftkit/rpc/etcd';
 import { LevelLogStore } from '@raftkit/storage';
-import { IntervalTicker, realClock } from '@raftkit/timer';
+import { IntervalTicker, realClock, type TimerHandle } from '@raftkit/timer';
 import { Membership } from './cluster-service.js';
+import { type Compactor, startAutoCompaction } from './compactor.js';
 import { toEtcdError } from './etcd-errors.js';
 import type { HeaderSource } from './etcd-mapping.js';
 import { encodeKvCommand } from './kv-command.js';
@@ -28,6 +35,8 @@ import {
 } from './member-identity.js';
 import { ServerMetrics, startMetricsServer } from './metrics.js';
 import { peerTlsOptions, RaftHost } from './raft-host.js';
+import { WatchHub } from './watch/watch-hub.js';
+import { createWatchService } from './watch/watch-service.js';
 
 /** SERVER_VERSION is what Maintenance.Status reports; clients check it against the API they speak. */
 export const SERVER_VERSION = '3.5.0';
@@ -45,7 +54,9 @@ export class KvServer {
   private metricsServers: HttpServer[] = [];
   private stopping: Promise<void> | undefined;
   private leaderWait: LeaderWait | undefined;
+  private compactor: Compactor | undefined;
   private membership: Membership | undefined;
+  private readonly watchHub = new WatchHub({ store: () => this.stateMachine.store });
   clientPorts: number[] = [];
 
   private constructor(
@@ -106,9 +117,12 @@ export class KvServer {
         // etcd's policy: snapshot every --snapshot-count applied entries, keep
         // --experimental-snapshot-catchup-entries (5,000) behind it so slightly-behind
         // followers catch up from the log.
+        // Each member's schedule has its own phase (from its id), so the members of a
+        // cluster do not all spend CPU and disk on a snapshot at the same index.
         snapshot: {
           everyEntries: config.snapshotCount,
           keepEntries: config.snapshotCatchUpEntries,
+          phase: identity.nodeId % config.snapshotCount,
         },
         onFatal: (error) => {
           logger.fatal(
@@ -123,6 +137,7 @@ export class KvServer {
       throw error;
     }
     server = new KvServer(config, logger, store, stateMachine, host, metrics);
+    server.refreshPeersWhileBehind();
     if (cluster.isRemoved(identity.memberId)) {
       server.removedFromCluster('the membership in its data says so');
     }
@@ -131,6 +146,7 @@ export class KvServer {
       server.metricsServers.push(await startMetricsServer(url, metrics, () => server!.health()));
     }
     server.startMetricsUpdates();
+    server.compactor = startAutoCompaction({ config, node: host.node, stateMachine, logger });
     logger.info(
       {
         clientUrls: config.listenClientUrls,
@@ -193,6 +209,8 @@ export class KvServer {
       clientCredentials: () => forwardingCredentials(this.config),
     });
     server.addService(CLUSTER_SERVICE, this.membership.service());
+    const watch = { hub: this.watchHub, header: this.header, version: SERVER_VERSION };
+    server.addService(WATCH_SERVICE, createWatchService(watch));
     server.addService(MAINTENANCE_SERVICE, this.maintenanceService());
     const credentials = await clientCredentials(this.config);
     for (const url of this.config.listenClientUrls) {
@@ -295,6 +313,51 @@ export class KvServer {
   }
 
   private removed = false;
+  private behindTimer: TimerHandle | undefined;
+
+  /**
+   * refreshPeersWhileBehind: while this member's membership does not include itself (it
+   * joined, or restarted from a snapshot taken before it was added), ask the members it
+   * knows of — and those of `--initial-cluster` — for the current membership every two
+   * seconds, and dial the members it did not know: the leader may be one of them, and
+   * only the leader's entries bring this member's membership up to date.
+   */
+  private refreshPeersWhileBehind(): void {
+    if (!this.host.behind || this.stopping !== undefined) return;
+    const urls = new Set<string>();
+    for (const member of this.host.cluster.members()) {
+      if (member.nodeId !== this.host.nodeId) for (const url of member.peerUrls) urls.add(url);
+    }
+    const own = new Set(this.config.initialAdvertisePeerUrls);
+    for (const member of this.config.initialCluster) {
+      for (const url of member.peerUrls) if (!own.has(url)) urls.add(url);
+    }
+    const tls = peerTlsOptions(this.config);
+    void (async () => {
+      for (const url of urls) {
+        try {
+          const membership = await fetchMembers(url, {
+            timeoutMs: 2000,
+            ...(tls !== undefined ? { tls } : {}),
+          });
+          if (membership.clusterId !== this.host.clusterId) continue;
+          this.host.addSeeds(membership.members);
+          break;
+        } catch {
+          // Try the next one; the whole round is repeated while behind.
+        }
+      }
+      if (this.stopping !== undefined || !this.host.behind) return;
+      this.behindTimer = realClock.setTimeout(
+        () => {
+          this.behindTimer = undefined;
+          this.refreshPeersWhileBehind();
+        },
+        2000,
+        { unref: true },
+      );
+    })();
+  }
 
   /**
    * removedFromCluster stops a member that was removed from the cluster (etcd: "the
@@ -369,8 +432,11 @@ export class KvServer {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.metricsTicker.stop();
+      if (this.behindTimer !== undefined) realClock.clearTimeout(this.behindTimer);
+      this.compactor?.stop();
       // Requests waiting for a leader go on (and fail fast) rather than hold the shutdown.
       this.leaderWait?.close();
+      this.watchHub.close(); // watch streams end (clients resume elsewhere)
       const grpcServer = this.grpcServer;
       if (grpcServer !== undefined) {
         await new Promise<void>((resolve) => {
@@ -478,11 +544,10 @@ async function prepareStore(
   config: ServerConfig,
   logger: ServerLogger,
 ): Promise<readonly MemberSpec[]> {
-  const empty =
-    store.snapshotMetadata().index === 0 &&
-    store.lastIndex() === 0 &&
-    store.initialState().hardState.term === 0;
-  if (!empty) {
+  // No snapshot and no log: a brand-new store, or a joining member that has heard the
+  // leader (it may have saved a term and a vote) but not received its snapshot yet.
+  const noState = store.snapshotMetadata().index === 0 && store.lastIndex() === 0;
+  if (!noState) {
     if (store.snapshotMetadata().index === 0) {
       throw new MemberIdentityError(
         `${config.dataDir} was created by an older raftkit (its log has no initial snapshot); start this member with an empty data dir`,
@@ -490,7 +555,8 @@ async function prepareStore(
     }
     return plan.seedMembers;
   }
-  if (plan.initialMembers !== undefined) {
+  const brandNew = store.initialState().hardState.term === 0;
+  if (plan.initialMembers !== undefined && brandNew) {
     const voters = plan.initialMembers.map((member) => toNodeId(member.id));
     await store.save({
       hardState: { term: INITIAL_TERM, vote: NONE, commit: INITIAL_INDEX },

@@ -6,7 +6,7 @@ import {
   type sendUnaryData,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
-import type { RaftNode } from '@raftkit/core';
+import { NONE, type RaftNode } from '@raftkit/core';
 import type * as pb from '@raftkit/rpc/etcd';
 import { decodeWith, etcdType, KV_SERVICE } from '@raftkit/rpc/etcd';
 import { ETCD_ERRORS, type EtcdServiceError, toEtcdError } from './etcd-errors.js';
@@ -36,19 +36,24 @@ export const REQUEST_ID_HEADER = 'raftkit-request-id';
  */
 export const RAFTKIT_SERVER_HEADER = 'raftkit-server';
 
-/** withServerHeader wraps unary handlers so every response announces raftkit. */
+/**
+ * withServerHeader wraps unary handlers so every response announces raftkit. The header
+ * goes out when the call starts (before the result is known), so a client learns it is
+ * talking to raftkit even when the call then times out; one Metadata serves every call
+ * (grpc-js only reads it).
+ */
 export function withServerHeader(
   handlers: UntypedServiceImplementation,
   version: string,
 ): UntypedServiceImplementation {
   const wrapped: UntypedServiceImplementation = {};
+  const metadata = new Metadata();
+  metadata.set(RAFTKIT_SERVER_HEADER, version);
   for (const [name, handler] of Object.entries(handlers)) {
     wrapped[name] = ((
       call: ServerUnaryCall<unknown, unknown>,
       callback: sendUnaryData<unknown>,
     ) => {
-      const metadata = new Metadata();
-      metadata.set(RAFTKIT_SERVER_HEADER, version);
       call.sendMetadata(metadata);
       (handler as (call: unknown, callback: unknown) => void)(call, callback);
     }) as UntypedServiceImplementation[string];
@@ -115,6 +120,14 @@ export function createKvService(options: KvServiceOptions): UntypedServiceImplem
   const { node, stateMachine, header, maxRequestBytes, maxTxnOps, leaderWait } = options;
   const store = () => stateMachine.store;
 
+  /**
+   * leaderKnown: no wait is needed (no LeaderWait, or a leader is known now — the same
+   * test LeaderWait makes before waiting), so requests go straight to the node.
+   */
+  function leaderKnown(): boolean {
+    return leaderWait === undefined || node.leader() !== NONE || node.isLeader();
+  }
+
   /** awaitLeader resolves at once when a leader is known, else after LeaderWait's wait. */
   function awaitLeader(call: ServerUnaryCall<unknown, unknown>): Promise<void> {
     if (leaderWait === undefined) return Promise.resolve();
@@ -123,17 +136,18 @@ export function createKvService(options: KvServiceOptions): UntypedServiceImplem
 
   /** read is node.read() after waiting (bounded) for a leader. */
   function read(call: ServerUnaryCall<unknown, unknown>): Promise<number> {
+    if (leaderKnown()) return node.read();
     return awaitLeader(call).then(() => node.read());
   }
 
   function finish<T>(
     method: string,
-    started: bigint,
+    started: number,
     callback: Callback<T>,
     error: EtcdServiceError | null,
     value?: T,
   ) {
-    options.observe?.(method, error?.code ?? 0, Number(process.hrtime.bigint() - started) / 1e9);
+    options.observe?.(method, error?.code ?? 0, (performance.now() - started) / 1000);
     if (error !== null) callback(error as Parameters<Callback<T>>[0]);
     else callback(null, value);
   }
@@ -145,14 +159,20 @@ export function createKvService(options: KvServiceOptions): UntypedServiceImplem
     return Buffer.byteLength(id) > MAX_REQUEST_ID_BYTES ? null : id;
   }
 
-  async function propose(
+  function propose(
     kind: KvCommandKind,
     call: ServerUnaryCall<RawRequest<unknown>, unknown>,
   ): Promise<KvResult> {
     const requestId = requestIdOf(call);
-    if (requestId === null) throw ETCD_ERRORS.badRequestId;
-    await awaitLeader(call);
-    return node.propose(encodeKvCommand(kind, requestId, call.request.bytes));
+    if (requestId === null) return Promise.reject(ETCD_ERRORS.badRequestId);
+    let command: Uint8Array;
+    try {
+      command = encodeKvCommand(kind, requestId, call.request.bytes);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (leaderKnown()) return node.propose(command);
+    return awaitLeader(call).then(() => node.propose(command));
   }
 
   function tooLarge(call: ServerUnaryCall<RawRequest<unknown>, unknown>): boolean {
@@ -171,7 +191,7 @@ export function createKvService(options: KvServiceOptions): UntypedServiceImplem
       call: ServerUnaryCall<pb.RangeRequest, pb.RangeResponse>,
       callback: Callback<pb.RangeResponse>,
     ) => {
-      const started = process.hrtime.bigint();
+      const started = performance.now();
       let request: mvcc.RangeRequest;
       try {
         request = toMvccRange(call.request);
@@ -201,7 +221,7 @@ export function createKvService(options: KvServiceOptions): UntypedServiceImplem
       call: ServerUnaryCall<RawRequest<pb.PutRequest>, pb.PutResponse>,
       callback: Callback<pb.PutResponse>,
     ) => {
-      const started = process.hrtime.bigint();
+      const started = performance.now();
       try {
         if (tooLarge(call)) throw ETCD_ERRORS.requestTooLarge;
         mvcc.checkPutRequest(toMvccPut(call.request.request));
@@ -229,7 +249,7 @@ export function createKvService(options: KvServiceOptions): UntypedServiceImplem
       call: ServerUnaryCall<RawRequest<pb.DeleteRangeRequest>, pb.DeleteRangeResponse>,
       callback: Callback<pb.DeleteRangeResponse>,
     ) => {
-      const started = process.hrtime.bigint();
+      const started = performance.now();
       try {
         if (tooLarge(call)) throw ETCD_ERRORS.requestTooLarge;
         mvcc.checkDeleteRequest(toMvccDelete(call.request.request));
@@ -264,7 +284,7 @@ export function createKvService(options: KvServiceOptions): UntypedServiceImplem
       call: ServerUnaryCall<RawRequest<pb.TxnRequest>, pb.TxnResponse>,
       callback: Callback<pb.TxnResponse>,
     ) => {
-      const started = process.hrtime.bigint();
+      const started = performance.now();
       let request: mvcc.TxnRequest;
       try {
         if (tooLarge(call)) throw ETCD_ERRORS.requestTooLarge;
@@ -314,7 +334,7 @@ export function createKvService(options: KvServiceOptions): UntypedServiceImplem
       call: ServerUnaryCall<RawRequest<pb.CompactionRequest>, pb.CompactionResponse>,
       callback: Callback<pb.CompactionResponse>,
     ) => {
-      const started = process.hrtime.bigint();
+      const started = performance.now();
       propose('compaction', call).then(
         (result) => {
           if (result.kind === 'compaction') {

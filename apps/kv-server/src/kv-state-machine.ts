@@ -59,6 +59,19 @@ function withoutLeases(store: mvcc.MvccStore): mvcc.MvccStore {
   return store;
 }
 
+/** SNAPSHOT_SLICE_KEYS is how many keys a snapshot encodes between two yields to the event loop. */
+const SNAPSHOT_SLICE_KEYS = 2000;
+
+/** yieldToEventLoop lets pending I/O and timers run (a macrotask boundary). */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** PinnedState is what an image holds besides the MVCC store, copied at capture time. */
+interface PinnedState {
+  readonly members: readonly Uint8Array[];
+  readonly removed: readonly bigint[];
+  readonly results: readonly (readonly [string, number])[];
+}
+
 /** DEDUP_WINDOW is how many recent request ids the state machine remembers. */
 export const DEDUP_WINDOW = 50_000;
 
@@ -194,18 +207,38 @@ export class KvStateMachine implements StateMachine<KvResult> {
    * a versioned binary format (`RKSM`, version 2).
    */
   snapshot(): Uint8Array {
-    const parts: Uint8Array[] = [];
-    const header = new Uint8Array(5);
-    header.set([0x52, 0x4b, 0x53, 0x4d, SNAPSHOT_VERSION]);
-    parts.push(header);
-    const putBlock = (bytes: Uint8Array) => {
-      parts.push(u32(bytes.length), bytes);
+    return this.assemble(this.store.serialize(), this.pinOthers());
+  }
+
+  /**
+   * captureSnapshot pins the state now and returns the function that produces its image
+   * (the same bytes `snapshot` would have given now) while later entries are applied:
+   * the MVCC store is encoded from a capture in slices of keys, yielding to the event
+   * loop between them, so a big store never blocks the member for long (core's
+   * StateMachine.captureSnapshot).
+   */
+  captureSnapshot(): () => Promise<Uint8Array> {
+    const capture = this.store.capture();
+    const others = this.pinOthers();
+    return async () => {
+      try {
+        const encoding = capture.encode(SNAPSHOT_SLICE_KEYS);
+        let step = encoding.next();
+        while (step.done !== true) {
+          await yieldToEventLoop();
+          step = encoding.next();
+        }
+        return this.assemble(step.value, others);
+      } finally {
+        capture.release();
+      }
     };
-    putBlock(this.store.serialize());
-    const members = this.cluster.members();
-    parts.push(u32(members.length));
-    for (const member of members) {
-      putBlock(
+  }
+
+  /** pinOthers copies what the image holds besides the store: the membership and request ids. */
+  private pinOthers(): PinnedState {
+    return {
+      members: this.cluster.members().map((member) =>
         encodeWith(MEMBER, {
           ID: member.id,
           name: member.name,
@@ -213,19 +246,33 @@ export class KvStateMachine implements StateMachine<KvResult> {
           clientURLs: [...member.clientUrls],
           isLearner: member.isLearner,
         }),
-      );
-    }
-    const removed = this.cluster.removedIds();
-    parts.push(u32(removed.length));
-    for (const id of removed) {
+      ),
+      removed: this.cluster.removedIds(),
+      results: [...this.results].map(([id, result]) => [id, resultRevision(result)] as const),
+    };
+  }
+
+  private assemble(store: Uint8Array, pinned: PinnedState): Uint8Array {
+    const parts: Uint8Array[] = [];
+    const header = new Uint8Array(5);
+    header.set([0x52, 0x4b, 0x53, 0x4d, SNAPSHOT_VERSION]);
+    parts.push(header);
+    const putBlock = (bytes: Uint8Array) => {
+      parts.push(u32(bytes.length), bytes);
+    };
+    putBlock(store);
+    parts.push(u32(pinned.members.length));
+    for (const member of pinned.members) putBlock(member);
+    parts.push(u32(pinned.removed.length));
+    for (const id of pinned.removed) {
       const bytes = new Uint8Array(8);
       new DataView(bytes.buffer).setBigUint64(0, id);
       parts.push(bytes);
     }
-    parts.push(u32(this.results.size));
-    for (const [id, result] of this.results) {
+    parts.push(u32(pinned.results.length));
+    for (const [id, revision] of pinned.results) {
       putBlock(encoder.encode(id));
-      parts.push(u32(resultRevision(result)));
+      parts.push(u32(revision));
     }
     let length = 0;
     for (const part of parts) length += part.length;
@@ -295,7 +342,9 @@ export class KvStateMachine implements StateMachine<KvResult> {
     } catch {
       throw new mvcc.MvccError('ErrCorruptSnapshot');
     }
+    store.onCommit = this.store.onCommit; // watchers move to the new store (watch-hub.ts)
     this.store = withoutLeases(store);
+    store.onCommit?.(store.revision, []); // ...and hear of the replacement
     this.awaitingSnapshot = false;
     this.results.clear();
     for (const [id, result] of results) this.results.set(id, result);

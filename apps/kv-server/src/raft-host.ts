@@ -5,6 +5,7 @@ import type {
   ConfState,
   LogStore,
   NodeId,
+  SnapshotPolicy,
   SoftState,
   StateMachine,
 } from '@raftkit/core';
@@ -44,7 +45,7 @@ export interface RaftHostOptions<Result> {
   readonly onRemoved?: () => void;
   readonly onFatal?: (error: unknown) => void;
   /** Snapshot policy handed to the RaftNode (see RaftNodeOptions.snapshot). */
-  readonly snapshot?: { readonly everyEntries: number; readonly keepEntries: number };
+  readonly snapshot?: SnapshotPolicy;
 }
 
 /** peerTlsOptions maps the `--peer-*` TLS settings to the transport's options (undefined: plaintext). */
@@ -195,27 +196,44 @@ export class RaftHost<Result> {
     this.dialled.add(nodeId);
   }
 
+  /** addSeeds dials members known from elsewhere (a member asked), without dropping any. */
+  addSeeds(members: readonly MemberSpec[]): void {
+    for (const member of members) this.dial(toNodeId(member.id), member.peerUrls);
+  }
+
+  /**
+   * behind reports whether this member's view of the membership does not include
+   * itself yet: a joining member before its first snapshot, or one restored from a
+   * snapshot taken before it was added (the entries after the snapshot add it).
+   */
+  get behind(): boolean {
+    return !this.cluster.isMember(this.nodeId) && !this.cluster.isRemoved(this.nodeId);
+  }
+
   /**
    * followMembership makes the transport and the peer server match the membership:
    * dial every member at its first peer URL, stop dialling non-members, refuse removed
-   * members (telling them so). Until the membership is known (a joining member before
-   * its first snapshot) the seed peers are kept.
+   * members (telling them so). While this member is behind (its membership does not
+   * include itself), the leader may be a member it does not know yet: then peers are
+   * only added, never dropped, and streams from non-members are admitted.
    */
   private followMembership(): void {
     const members = this.cluster.members();
-    if (members.length === 0) return;
+    for (const id of this.cluster.removedIds()) this.server.markRemoved(toNodeId(id));
     const current = new Set<NodeId>();
     for (const member of members) {
       current.add(member.nodeId);
       this.dial(member.nodeId, member.peerUrls);
     }
+    const behind = this.behind;
+    this.server.setAdmitNonMembers(behind);
+    if (behind) return;
     for (const nodeId of [...this.dialled]) {
       if (current.has(nodeId)) continue;
       this.transport.removePeer(nodeId);
       this.dialled.delete(nodeId);
     }
     this.server.setMembers(current);
-    for (const id of this.cluster.removedIds()) this.server.markRemoved(toNodeId(id));
   }
 
   /** stop stops the node (failing pending requests), then closes the transport and server. */

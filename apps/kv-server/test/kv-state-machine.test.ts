@@ -181,6 +181,36 @@ describe('KvStateMachine', () => {
     expect(machine.cluster.member(M1)?.peerUrls).toEqual(['http://p1b:2380']);
   });
 
+  it('captureSnapshot produces the image of the capture while later writes are applied', async () => {
+    const machine = new KvStateMachine({
+      cluster: new ClusterInfo({
+        clusterId: 1n,
+        members: [{ id: M1, name: 'm1', peerUrls: ['http://p1:2380'] }],
+      }),
+    });
+    for (let i = 0; i < 5000; i++) machine.apply([put(`k${i % 1500}`, `v${i}`, `r${i}`)]);
+    const expected = machine.snapshot();
+    const produce = machine.captureSnapshot();
+    const image = produce();
+    // Writes, a membership change and a compaction land while the image is produced.
+    for (let i = 0; i < 200; i++) machine.apply([put(`k${i}`, `w${i}`, `s${i}`)]);
+    machine.applyConfChange(addLearner(M3, ['http://p3:2380']));
+    machine.apply([
+      entry(
+        encodeKvCommand(
+          'compaction',
+          undefined,
+          encodeEtcdMessage('CompactionRequest', { revision: BigInt(machine.store.revision - 10) }),
+        ),
+      ),
+    ]);
+    expect(await image).toEqual(expected);
+    const restored = new KvStateMachine({ awaitingSnapshot: true });
+    restored.restore(snapshotAt(5000, await image));
+    expect(restored.store.revision).toBe(5001);
+    expect(restored.cluster.isMember(M3)).toBe(false);
+  });
+
   it('initialImage is the same bytes for the same initial members', () => {
     const members = [
       { id: M2, name: 'm2', peerUrls: ['http://p2:2380'] },

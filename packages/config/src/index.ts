@@ -30,6 +30,8 @@ export {
   toNodeId,
 } from './member-id.js';
 export {
+  AUTO_COMPACTION_MODES,
+  type AutoCompactionMode,
   type BootstrapMember,
   type ClusterBootstrap,
   type ClusterState,
@@ -38,6 +40,7 @@ export {
   MAX_ELECTION_TIMEOUT_MS,
   MIN_ELECTION_TO_HEARTBEAT_RATIO,
   type ParseOptions,
+  parseGoDurationMs,
   parseServerConfig,
   type ServerConfig,
   type TlsSettings,

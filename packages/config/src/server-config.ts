@@ -21,6 +21,15 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
 /**
+ * AutoCompactionMode is `--auto-compaction-mode`: how `--auto-compaction-retention` is
+ * read — a duration of history to keep ('periodic') or a number of revisions ('revision').
+ */
+export type AutoCompactionMode = 'periodic' | 'revision';
+
+/** AUTO_COMPACTION_MODES lists the accepted `--auto-compaction-mode` values. */
+export const AUTO_COMPACTION_MODES: readonly AutoCompactionMode[] = ['periodic', 'revision'];
+
+/**
  * TlsSettings are the TLS files of one listener (client or peer). TLS is on when
  * `certFile` and `keyFile` are set; `clientCertAuth` then also demands a certificate
  * from the other side, signed by `trustedCaFile`.
@@ -88,6 +97,15 @@ export interface ServerConfig {
   readonly snapshotCatchUpEntries: number;
   readonly maxRequestBytes: number;
   readonly maxTxnOps: number;
+  /** autoCompactionMode is `--auto-compaction-mode` (default 'periodic'). */
+  readonly autoCompactionMode: AutoCompactionMode;
+  /**
+   * autoCompactionRetention is `--auto-compaction-retention` in the unit of the mode:
+   * milliseconds of history for 'periodic' (given as a Go duration such as `30m` or
+   * `1h30m`, or a whole number of hours, as etcd reads it), a number of revisions for
+   * 'revision'. 0 (the default) disables auto compaction.
+   */
+  readonly autoCompactionRetention: number;
   readonly logLevel: LogLevel;
   readonly clientTls: TlsSettings;
   readonly peerTls: TlsSettings;
@@ -174,6 +192,8 @@ export function parseServerConfig(
   );
   const maxRequestBytes = read.integer('max-request-bytes', 1_572_864, 1, 'bytes');
   const maxTxnOps = read.integer('max-txn-ops', 128, 1, 'operations');
+  const autoCompactionMode = read.oneOf('auto-compaction-mode', AUTO_COMPACTION_MODES, 'periodic');
+  const autoCompactionRetention = read.compactionRetention(autoCompactionMode);
 
   const listenPeerUrls = read.urls('listen-peer-urls', 'http://localhost:2380', 'listen');
   const listenClientUrls = read.urls('listen-client-urls', 'http://localhost:2379', 'listen');
@@ -248,6 +268,8 @@ export function parseServerConfig(
     snapshotCatchUpEntries,
     maxRequestBytes,
     maxTxnOps,
+    autoCompactionMode,
+    autoCompactionRetention,
     logLevel,
     clientTls,
     peerTls,
@@ -381,6 +403,56 @@ class SettingReader {
     return number;
   }
 
+  /**
+   * compactionRetention reads `--auto-compaction-retention` as etcd does: a whole number
+   * is hours for 'periodic' and revisions for 'revision'; otherwise, for 'periodic', a Go
+   * duration (`90s`, `30m`, `1h30m`, ...), returned in milliseconds.
+   */
+  compactionRetention(mode: AutoCompactionMode): number {
+    const flag = 'auto-compaction-retention';
+    const text = this.string(flag, '0').trim();
+    if (/^\d+$/.test(text)) {
+      const number = Number(text);
+      if (!Number.isSafeInteger(number)) {
+        this.fail(flag, `${text} is too large`, `use at most ${Number.MAX_SAFE_INTEGER}`);
+      }
+      if (mode === 'revision') return number;
+      const ms = number * HOUR_MS;
+      if (!Number.isSafeInteger(ms)) {
+        this.fail(
+          flag,
+          `${text} hours is too long`,
+          'keep less history, e.g. --auto-compaction-retention=24',
+        );
+      }
+      return ms;
+    }
+    if (mode === 'revision') {
+      this.fail(
+        flag,
+        `"${text}" is not a whole number of revisions (--auto-compaction-mode is 'revision')`,
+        'give a number of revisions, e.g. --auto-compaction-retention=10000, or use --auto-compaction-mode=periodic for a duration',
+      );
+    }
+    const ms = parseGoDurationMs(text);
+    if (ms === undefined) {
+      this.fail(
+        flag,
+        `"${text}" is neither a whole number of hours nor a duration`,
+        'write a number of hours (e.g. 1) or a duration with units ns, us, ms, s, m, h (e.g. 30m or 1h30m)',
+      );
+    }
+    if (ms < 0) this.fail(flag, `${text} is negative`, 'use a positive duration, or 0 to disable');
+    if (ms > 0 && ms < 1) {
+      this.fail(
+        flag,
+        `${text} is shorter than a millisecond`,
+        'keep at least 1ms of history, or 0 to disable',
+      );
+    }
+    return Math.round(ms);
+  }
+
   boolean(flag: string): boolean {
     const setting = this.values.get(flag);
     if (setting === undefined) return false;
@@ -477,6 +549,41 @@ class SettingReader {
     }
     return { certFile, keyFile, trustedCaFile, clientCertAuth };
   }
+}
+
+const HOUR_MS = 3_600_000;
+
+const DURATION_UNITS_MS: Readonly<Record<string, number>> = {
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  μs: 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: HOUR_MS,
+};
+
+/**
+ * parseGoDurationMs reads a duration as Go's `time.ParseDuration` does — an optional
+ * sign, then one or more decimal numbers (with optional fraction) each followed by a
+ * unit (ns, us/µs, ms, s, m, h), e.g. `300ms`, `1.5h`, `2h45m`; `0` alone is allowed —
+ * and returns it in milliseconds, or undefined if it is not one.
+ */
+export function parseGoDurationMs(text: string): number | undefined {
+  const match = /^([-+]?)(.*)$/.exec(text);
+  const sign = match?.[1] === '-' ? -1 : 1;
+  let rest = match?.[2] ?? '';
+  if (rest === '0') return 0;
+  if (rest === '') return undefined;
+  let total = 0;
+  while (rest !== '') {
+    const part = /^(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/.exec(rest);
+    if (part === null) return undefined;
+    total += Number(part[1]) * DURATION_UNITS_MS[part[2]!]!;
+    rest = rest.slice(part[0].length);
+  }
+  return sign * total;
 }
 
 function deepFreeze<T>(value: T): T {

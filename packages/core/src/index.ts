@@ -32,8 +32,8 @@ export {
 } from './quorum.js';
 export type { RaftConfig, ResolvedRaftConfig } from './raft-config.js';
 export { resolveRaftConfig } from './raft-config.js';
-export type { RaftNodeOptions } from './raft-node.js';
-export { RaftNode } from './raft-node.js';
+export type { RaftNodeOptions, SnapshotPolicy } from './raft-node.js';
+export { RaftNode, snapshotDue } from './raft-node.js';
 export * from './random.js';
 export type { ProgressStatus, SnapshotStatus, Status } from './raw-node.js';
 export { RawNode } from './raw-node.js';

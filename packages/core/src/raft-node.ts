@@ -48,10 +48,33 @@ export interface RaftNodeOptions<Result> {
    * When to snapshot (needs `StateMachine.snapshot`): after `everyEntries` applied
    * entries, the state machine's image is saved with `LogStore.createSnapshot` and the
    * log is compacted, keeping the last `keepEntries` entries so slightly-behind
-   * followers catch up from the log. Off by default.
+   * followers catch up from the log. With a `phase` (0 ≤ phase < everyEntries) the
+   * snapshots are taken when the applied index passes `phase + k × everyEntries`
+   * instead: members given different phases do not all snapshot at the same index (the
+   * first snapshot then comes after fewer than `everyEntries` entries). Off by default.
    */
-  readonly snapshot?: { readonly everyEntries: number; readonly keepEntries: number };
+  readonly snapshot?: SnapshotPolicy;
   readonly logger?: Logger;
+}
+
+/** SnapshotPolicy says when RaftNode snapshots (see RaftNodeOptions.snapshot). */
+export interface SnapshotPolicy {
+  readonly everyEntries: number;
+  readonly keepEntries: number;
+  readonly phase?: number;
+}
+
+/**
+ * snapshotDue reports whether a snapshot is due at `applied` after the last one at
+ * `last`: `everyEntries` entries after it, or, with a phase, once `applied` passed the
+ * next point `phase + k × everyEntries` above `last`.
+ */
+export function snapshotDue(policy: SnapshotPolicy, last: number, applied: number): boolean {
+  const every = policy.everyEntries;
+  const phase = policy.phase;
+  if (phase === undefined) return applied - last >= every;
+  const period = (index: number) => Math.floor((index - phase) / every);
+  return period(applied) > period(last);
 }
 
 interface PendingProposal {
@@ -431,7 +454,7 @@ export class RaftNode<Result = unknown> {
     const stateMachine = this.options.stateMachine;
     if (policy === undefined || this.snapshotting !== undefined) return;
     if (stateMachine.captureSnapshot === undefined && stateMachine.snapshot === undefined) return;
-    if (this.appliedIndex - this.snapshotIndex < policy.everyEntries) return;
+    if (!snapshotDue(policy, this.snapshotIndex, this.appliedIndex)) return;
     const index = this.appliedIndex;
     const confState = this.raw.status().confState;
     const produce =

@@ -15,6 +15,7 @@ import {
   RaftNode,
   ReadIndexError,
   seededRandom,
+  snapshotDue,
 } from '../src/index.js';
 
 const text = (value: string) => new TextEncoder().encode(value);
@@ -156,6 +157,30 @@ afterEach(async () => {
   for (const cluster of clusters.splice(0)) {
     await Promise.all(cluster.nodes.map((node) => node.stop()));
   }
+});
+
+describe('snapshotDue', () => {
+  it('is every N entries without a phase, and at phase + k·N with one', () => {
+    const plain = { everyEntries: 10, keepEntries: 0 };
+    expect(snapshotDue(plain, 0, 9)).toBe(false);
+    expect(snapshotDue(plain, 0, 10)).toBe(true);
+    expect(snapshotDue(plain, 5, 15)).toBe(true);
+    const phased = { everyEntries: 10, keepEntries: 0, phase: 3 };
+    expect(snapshotDue(phased, 1, 2)).toBe(false);
+    expect(snapshotDue(phased, 1, 3)).toBe(true);
+    expect(snapshotDue(phased, 3, 12)).toBe(false);
+    expect(snapshotDue(phased, 3, 13)).toBe(true);
+    // A batch that overshoots keeps the schedule: the next point is still 23.
+    expect(snapshotDue(phased, 17, 22)).toBe(false);
+    expect(snapshotDue(phased, 17, 23)).toBe(true);
+    // Members with different phases never snapshot at the same applied indexes.
+    const due = (phase: number) =>
+      Array.from({ length: 60 }, (_, i) => i + 1).filter((applied) =>
+        snapshotDue({ everyEntries: 10, keepEntries: 0, phase }, applied - 1, applied),
+      );
+    expect(due(3)).toEqual([3, 13, 23, 33, 43, 53]);
+    expect(due(7)).toEqual([7, 17, 27, 37, 47, 57]);
+  });
 });
 
 describe('RaftNode snapshots', () => {

@@ -100,6 +100,7 @@ export class RaftServer {
   private readonly members: Set<NodeId>;
   // Removed members are refused with a refusal that tells them they were removed.
   private readonly removed = new Set<NodeId>();
+  private admitNonMembers = false;
   private readonly logger: Logger;
   private readonly clock: Clock;
   private readonly onSnapshot: (message: MsgSnap) => void;
@@ -195,6 +196,16 @@ export class RaftServer {
     this.members.delete(id);
     for (const call of this.streams.get(id) ?? []) this.refuse(call, id, removedRefusal(id));
     this.streams.delete(id);
+  }
+
+  /**
+   * setAdmitNonMembers makes the server admit streams from nodes outside the member set
+   * (removed ones stay refused): a member whose own view of the membership is behind —
+   * a new member restored from a snapshot taken before it and others were added — must
+   * hear the leader it does not know yet, as etcd's pipeline handler does.
+   */
+  setAdmitNonMembers(admit: boolean): void {
+    this.admitNonMembers = admit;
   }
 
   /** setMembers replaces the member set, cutting streams of nodes no longer in it. */
@@ -441,7 +452,7 @@ export class RaftServer {
       };
     }
     if (this.removed.has(from)) return removedRefusal(from);
-    if (!this.members.has(from)) {
+    if (!this.members.has(from) && !this.admitNonMembers) {
       return {
         code: grpc.status.PERMISSION_DENIED,
         details: `node ${from} is not a member of cluster ${hex(this.options.clusterId)}`,

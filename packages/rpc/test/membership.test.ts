@@ -85,6 +85,26 @@ describe('a removed member', () => {
     expect(received.length).toBe(1);
   });
 
+  it('setAdmitNonMembers admits unknown nodes but still refuses removed ones', async () => {
+    const { server, received } = await fixture.server(2, { members: [2] });
+    server.setAdmitNonMembers(true);
+    const { transport } = fixture.transport(1, { 2: address(server) });
+    transport.send([heartbeat(1, 2)]);
+    await waitFor(() => received.length === 1, 5_000, 'admitted non-member');
+    server.markRemoved(1);
+    const removedBy: number[] = [];
+    const other = fixture.transport(
+      1,
+      { 2: address(server) },
+      {
+        onRemoved: (peer) => removedBy.push(peer),
+      },
+    );
+    other.transport.send([heartbeat(1, 2)]);
+    await waitFor(() => removedBy.length > 0, 5_000, 'removed refusal');
+    expect(received.length).toBe(1);
+  });
+
   it('a plain non-member refusal does not report removal', async () => {
     const { server } = await fixture.server(2, { members: [2, 3] });
     const removedBy: number[] = [];

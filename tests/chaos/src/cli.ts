@@ -1,11 +1,15 @@
 #!/usr/bin/env node
-// `pnpm chaos -- --time 60 --seed N --nodes 3|5 [--nemesis a,b] [--target raftkit|etcd]`
+// `pnpm chaos -- --time 60 --seed N --nodes 3|5 [--nemesis a,b] [--membership[=ops]]
+//                [--target raftkit|etcd]`
 import { killAllChildren, type Target } from './cluster.js';
+import { isMembershipOpName, MEMBERSHIP_OPS, type MembershipOpName } from './membership.js';
 import { isNemesisName, NEMESES, type NemesisName } from './nemesis.js';
 import { type ChaosOptions, passed, runChaos, summaryLine } from './run.js';
 
 const USAGE = `usage: chaos [--time SEC] [--seed N] [--nodes 3|5] [--nemesis ${NEMESES.join(',')}|none]
+             [--membership[=${MEMBERSHIP_OPS.join(',')}]]
              [--target raftkit|etcd] [--clients N] [--keys N] [--results DIR]
+  --membership alone turns on every membership operation, alongside the nemeses.
   Environment: CHAOS_MEMBER_ENV="K=V,..." is passed to every member (e.g. the planted bug
   RAFTKIT_UNSAFE_STALE_READS=1).`;
 
@@ -25,7 +29,8 @@ function parse(argv: readonly string[]): ChaosOptions {
     }
     if (!arg.startsWith('--')) fail(`unexpected argument '${arg}'`);
     const [flag, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
-    const value = inline ?? args[++i];
+    // --membership takes no value unless one is given inline (--membership=a,b).
+    const value = inline ?? (flag === 'membership' ? 'all' : args[++i]);
     if (value === undefined) fail(`--${flag} needs a value`);
     values.set(flag, value);
   }
@@ -34,6 +39,7 @@ function parse(argv: readonly string[]): ChaosOptions {
     'seed',
     'nodes',
     'nemesis',
+    'membership',
     'target',
     'clients',
     'keys',
@@ -63,6 +69,15 @@ function parse(argv: readonly string[]): ChaosOptions {
       nemeses.push(name);
     }
   }
+  const membershipText = values.get('membership');
+  let membership: MembershipOpName[] = [];
+  if (membershipText === 'all') membership = [...MEMBERSHIP_OPS];
+  else if (membershipText !== undefined && membershipText !== 'none') {
+    for (const name of membershipText.split(',')) {
+      if (!isMembershipOpName(name)) fail(`unknown membership operation '${name}'`);
+      membership.push(name);
+    }
+  }
   const env: Record<string, string> = {};
   for (const pair of (process.env.CHAOS_MEMBER_ENV ?? '').split(',')) {
     const [key, value] = pair.split('=', 2);
@@ -74,6 +89,7 @@ function parse(argv: readonly string[]): ChaosOptions {
     seed: int('seed', Date.now() % 1_000_000),
     nodes,
     nemeses,
+    membership,
     target: target as Target,
     clients: int('clients', 10),
     keys: int('keys', 5),
@@ -91,7 +107,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 console.log(
-  `chaos: target=${options.target} nodes=${options.nodes} time=${options.timeSec}s seed=${options.seed} nemeses=${options.nemeses.join(',') || 'none'}`,
+  `chaos: target=${options.target} nodes=${options.nodes} time=${options.timeSec}s seed=${options.seed} nemeses=${options.nemeses.join(',') || 'none'} membership=${options.membership?.join(',') || 'off'}`,
 );
 try {
   const report = await runChaos(options);
@@ -121,6 +137,20 @@ try {
     console.log(
       `chaos: INCONCLUSIVE keys (checker timed out): ${report.inconclusiveKeys.join(' ')}`,
     );
+  }
+  const membership = report.membership;
+  if (membership !== undefined) {
+    for (const [kind, counts] of Object.entries(membership.summary)) {
+      console.log(
+        `chaos: membership ${kind.padEnd(12)} acknowledged ${counts.ok}, failed ${counts.fail}, unknown ${counts.unknown}`,
+      );
+    }
+    console.log(
+      `chaos: membership final members ${membership.finalMembers.map((m) => `${m.name}${m.isLearner ? '(learner)' : ''}`).join(',')}; removed ${membership.removed.map((r) => `${r.name}${r.exitedAfterMs === undefined ? (r.wasDown ? '(was down)' : '(still running)') : `(exited after ${(r.exitedAfterMs / 1000).toFixed(1)}s)`}`).join(',') || 'none'}`,
+    );
+    for (const violation of membership.violations) {
+      console.log(`chaos: MEMBERSHIP VIOLATION ${violation}`);
+    }
   }
   if (report.finalReadsMissing.length > 0) {
     console.log(`chaos: final read failed for ${report.finalReadsMissing.join(' ')}`);

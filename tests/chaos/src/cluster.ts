@@ -1,5 +1,7 @@
 // Cluster control: start kv-server (or etcd) members as child processes on 127.0.0.1,
-// with etcd's flags, and kill / pause / resume / restart them by pid.
+// with etcd's flags, and kill / pause / resume / restart them by pid. The cluster model
+// follows membership changes: members added during the run join an existing cluster,
+// and removed members are left to exit by themselves and never restarted.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,14 +41,50 @@ export interface ClusterOptions {
 /** MemberState is whether a member process is running, paused (SIGSTOP) or down. */
 export type MemberState = 'running' | 'paused' | 'down';
 
+/**
+ * MemberRole is what the cluster model knows of a member: a `voter` or `learner` of the
+ * cluster, or `removed` once its removal was acknowledged or observed (it must exit by
+ * itself and is never restarted).
+ */
+export type MemberRole = 'voter' | 'learner' | 'removed';
+
+/** MemberExit is how one incarnation of a member process ended. */
+export interface MemberExit {
+  /** at is `Date.now()` at the exit. */
+  readonly at: number;
+  readonly code: number | null;
+  readonly signal: string | null;
+  /** byItself is false when the chaos run killed it (SIGKILL). */
+  readonly byItself: boolean;
+}
+
+/** JoinOptions places a member that joins a running cluster (after MemberAdd). */
+export interface JoinOptions {
+  readonly role: 'voter' | 'learner';
+  /** id is the member id MemberAdd answered with, when known. */
+  readonly id?: bigint;
+  /**
+   * initialCluster is its `--initial-cluster`: the current members and itself, each
+   * with its advertised (proxy) peer port.
+   */
+  readonly initialCluster: readonly { readonly name: string; readonly proxyPort: number }[];
+}
+
 interface Member {
   readonly spec: MemberSpec;
   readonly dataDir: string;
+  readonly initialCluster: string;
+  readonly clusterState: 'new' | 'existing';
+  role: MemberRole;
+  id: bigint | undefined;
   child: ChildProcess | null;
   state: MemberState;
+  readonly exits: MemberExit[];
 }
 
 const live = new Set<ChildProcess>();
+/** Children the chaos run SIGKILLed (their exit is not their own). */
+const killed = new WeakSet<ChildProcess>();
 const dataRoots = new Set<string>();
 let exitHookInstalled = false;
 
@@ -77,12 +115,18 @@ export class Cluster {
   constructor(private readonly options: ClusterOptions) {
     this.root = mkdtempSync(join(tmpdir(), 'raftkit-chaos-'));
     dataRoots.add(this.root);
+    const initialCluster = clusterFlag(options.members);
     for (const spec of options.members) {
       this.members.set(spec.name, {
         spec,
         dataDir: join(this.root, spec.name),
+        initialCluster,
+        clusterState: 'new',
+        role: 'voter',
+        id: undefined,
         child: null,
         state: 'down',
+        exits: [],
       });
     }
     if (!exitHookInstalled) {
@@ -91,12 +135,77 @@ export class Cluster {
     }
   }
 
-  /** names lists the member names in order. */
+  /**
+   * names lists the members of the cluster (voters and learners) in order: the ones the
+   * nemeses, the workload and the final reads use.
+   */
   names(): string[] {
+    return [...this.members.entries()]
+      .filter(([, member]) => member.role === 'voter' || member.role === 'learner')
+      .map(([name]) => name);
+  }
+
+  /** allNames lists every member the run created, removed ones too. */
+  allNames(): string[] {
     return [...this.members.keys()];
   }
 
-  /** pids maps each running or paused member to its process id. */
+  /** spec is a member's name and ports. */
+  spec(name: string): MemberSpec {
+    return this.member(name).spec;
+  }
+
+  /** roleOf is a member's role in the model. */
+  roleOf(name: string): MemberRole {
+    return this.member(name).role;
+  }
+
+  /** setRole records a member's new role (`removed` is final). */
+  setRole(name: string, role: MemberRole): void {
+    const member = this.member(name);
+    if (member.role === 'removed') return;
+    member.role = role;
+  }
+
+  /** idOf is a member's id, once learned (MemberAdd's answer or a member list). */
+  idOf(name: string): bigint | undefined {
+    return this.member(name).id;
+  }
+
+  /** setId records a member's id. */
+  setId(name: string, id: bigint): void {
+    this.member(name).id = id;
+  }
+
+  /** exitsOf lists how a member's processes ended, oldest first. */
+  exitsOf(name: string): readonly MemberExit[] {
+    return this.member(name).exits;
+  }
+
+  /**
+   * addMember adds a member that joins the running cluster (`--initial-cluster-state
+   * existing`, fresh data dir); it does not start it. Its proxy is the caller's concern.
+   */
+  addMember(spec: MemberSpec, join: JoinOptions): void {
+    if (this.members.has(spec.name)) throw new Error(`chaos: member ${spec.name} exists`);
+    this.members.set(spec.name, {
+      spec,
+      dataDir: this.dataDir(spec.name),
+      initialCluster: clusterFlag(join.initialCluster),
+      clusterState: 'existing',
+      role: join.role,
+      id: join.id,
+      child: null,
+      state: 'down',
+      exits: [],
+    });
+  }
+
+  private dataDir(name: string): string {
+    return join(this.root, name);
+  }
+
+  /** pids maps each running or paused member process (removed ones too) to its process id. */
   pids(): Map<string, number> {
     const out = new Map<string, number>();
     for (const [name, member] of this.members) {
@@ -128,10 +237,7 @@ export class Cluster {
   }
 
   private args(member: Member): string[] {
-    const { spec } = member;
-    const initialCluster = this.options.members
-      .map((m) => `${m.name}=http://127.0.0.1:${m.proxyPort}`)
-      .join(',');
+    const { spec, initialCluster } = member;
     return [
       '--name',
       spec.name,
@@ -150,7 +256,7 @@ export class Cluster {
       '--initial-cluster-token',
       'raftkit-chaos',
       '--initial-cluster-state',
-      'new',
+      member.clusterState,
       '--heartbeat-interval',
       String(this.options.heartbeatMs ?? 100),
       '--election-timeout',
@@ -163,11 +269,11 @@ export class Cluster {
     ];
   }
 
-  /** startMember starts (or restarts, keeping its data) one member. */
+  /** startMember starts (or restarts, keeping its data) one member, unless it was removed. */
   startMember(name: string): void {
     const member = this.member(name);
-    if (member.state !== 'down') return;
-    const log = openSync(join(this.options.logDir, `${name}.log`), 'a');
+    if (member.state !== 'down' || member.role === 'removed') return;
+    const log = openSync(this.logPath(name), 'a');
     const [command, args] =
       this.options.target === 'etcd'
         ? [ETCD_BINARY, this.args(member)]
@@ -180,8 +286,9 @@ export class Cluster {
     live.add(child);
     member.child = child;
     member.state = 'running';
-    child.on('exit', () => {
+    child.on('exit', (code, signal) => {
       live.delete(child);
+      member.exits.push({ at: Date.now(), code, signal, byItself: !killed.has(child) });
       if (member.child === child) {
         member.child = null;
         member.state = 'down';
@@ -200,8 +307,38 @@ export class Cluster {
     const child = member.child;
     if (child === null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
+    killed.add(child);
     child.kill('SIGKILL');
     await exited;
+  }
+
+  /** exited resolves once the member's current process exits (at once if it has none). */
+  exited(name: string): Promise<void> {
+    const child = this.member(name).child;
+    if (child === null) return Promise.resolve();
+    return new Promise((resolve) => child.once('exit', () => resolve()));
+  }
+
+  /**
+   * waitForExit resolves true once the member has no process (it exited or was never
+   * started), false if it is still there after `timeoutMs`.
+   */
+  async waitForExit(name: string, timeoutMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const exited = await Promise.race([
+      this.exited(name).then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    return exited;
+  }
+
+  /** logPath is the file a member's output is appended to. */
+  logPath(name: string): string {
+    this.member(name);
+    return join(this.options.logDir, `${name}.log`);
   }
 
   /** pause sends SIGSTOP to a running member. */
@@ -220,7 +357,10 @@ export class Cluster {
     member.state = 'running';
   }
 
-  /** recover resumes paused members and restarts the ones that are down. */
+  /**
+   * recover resumes paused members (removed ones too, so they can learn of their removal
+   * and exit) and restarts the members that are down (not the removed ones).
+   */
   recover(): void {
     for (const name of this.members.keys()) {
       this.resume(name);
@@ -272,8 +412,20 @@ export class Cluster {
   async stop(options: { keepData?: boolean } = {}): Promise<void> {
     for (const endpoint of this.endpoints.values()) endpoint.close();
     this.endpoints.clear();
-    await Promise.all(this.names().map((name) => this.kill(name)));
+    await Promise.all(this.allNames().map((name) => this.kill(name)));
     dataRoots.delete(this.root);
     if (options.keepData !== true) rmSync(this.root, { recursive: true, force: true });
   }
+}
+
+/** clusterFlag renders `--initial-cluster` from names and advertised (proxy) peer ports. */
+function clusterFlag(
+  members: readonly { readonly name: string; readonly proxyPort: number }[],
+): string {
+  return members.map((m) => `${m.name}=${peerUrl(m.proxyPort)}`).join(',');
+}
+
+/** peerUrl is the peer URL a member advertises: its proxy's. */
+export function peerUrl(proxyPort: number): string {
+  return `http://127.0.0.1:${proxyPort}`;
 }

@@ -2,10 +2,16 @@
 // service definitions, every call with its own deadline.
 import * as grpc from '@grpc/grpc-js';
 import {
+  CLUSTER_SERVICE,
   CompareResult,
   CompareTarget,
   KV_SERVICE,
   MAINTENANCE_SERVICE,
+  type MemberAddResponse,
+  type MemberListResponse,
+  type MemberPromoteResponse,
+  type MemberRemoveResponse,
+  type MoveLeaderResponse,
   type RangeResponse,
   type StatusResponse,
   type TxnResponse,
@@ -21,6 +27,7 @@ type UnaryMethod = (
 
 const KvClient = grpc.makeGenericClientConstructor(KV_SERVICE, 'KV');
 const MaintenanceClient = grpc.makeGenericClientConstructor(MAINTENANCE_SERVICE, 'Maintenance');
+const ClusterClient = grpc.makeGenericClientConstructor(CLUSTER_SERVICE, 'Cluster');
 
 // Reconnect quickly after a member restarts; the defaults back off for up to 2 minutes.
 const CHANNEL_OPTIONS: grpc.ChannelOptions = {
@@ -58,6 +65,7 @@ export interface CasResult {
 export class EtcdEndpoint {
   private readonly kv: grpc.Client;
   private readonly maintenance: grpc.Client;
+  private readonly cluster: grpc.Client;
 
   /** Creates clients for `address` (host:port); `name` is the member's name. */
   constructor(
@@ -67,6 +75,7 @@ export class EtcdEndpoint {
     const credentials = grpc.credentials.createInsecure();
     this.kv = new KvClient(address, credentials, CHANNEL_OPTIONS);
     this.maintenance = new MaintenanceClient(address, credentials, CHANNEL_OPTIONS);
+    this.cluster = new ClusterClient(address, credentials, CHANNEL_OPTIONS);
   }
 
   /** get is a linearizable Range of one key: its value, or null if absent. */
@@ -120,10 +129,46 @@ export class EtcdEndpoint {
     return unary<StatusResponse>(this.maintenance, 'status', {}, timeoutMs);
   }
 
+  /** memberList is Cluster.MemberList (the answering member's view). */
+  memberList(timeoutMs: number): Promise<MemberListResponse> {
+    return unary<MemberListResponse>(this.cluster, 'memberList', {}, timeoutMs);
+  }
+
+  /** memberAdd is Cluster.MemberAdd of one peer URL, as a voter or a learner. */
+  memberAdd(peerUrl: string, isLearner: boolean, timeoutMs: number): Promise<MemberAddResponse> {
+    return unary<MemberAddResponse>(
+      this.cluster,
+      'memberAdd',
+      { peerURLs: [peerUrl], isLearner },
+      timeoutMs,
+    );
+  }
+
+  /** memberRemove is Cluster.MemberRemove. */
+  memberRemove(id: bigint, timeoutMs: number): Promise<MemberRemoveResponse> {
+    return unary<MemberRemoveResponse>(this.cluster, 'memberRemove', { ID: id }, timeoutMs);
+  }
+
+  /** memberPromote is Cluster.MemberPromote (a learner becomes a voter). */
+  memberPromote(id: bigint, timeoutMs: number): Promise<MemberPromoteResponse> {
+    return unary<MemberPromoteResponse>(this.cluster, 'memberPromote', { ID: id }, timeoutMs);
+  }
+
+  /** moveLeader is Maintenance.MoveLeader (only the leader accepts it). */
+  moveLeader(targetId: bigint, timeoutMs: number): Promise<MoveLeaderResponse> {
+    return unary<MoveLeaderResponse>(
+      this.maintenance,
+      'moveLeader',
+      { targetID: targetId },
+      timeoutMs,
+    );
+  }
+
   /** close closes the channels. */
   close(): void {
     this.kv.close();
     this.maintenance.close();
+    this.cluster.close();
   }
 }
 
@@ -141,7 +186,29 @@ export function classifyError(error: unknown): Outcome {
   }
   if (code === grpc.status.INVALID_ARGUMENT) return 'fail';
   if (code === grpc.status.RESOURCE_EXHAUSTED && /too many requests/.test(text)) return 'fail';
+  // etcd refuses client requests to a learner before looking at them.
+  if (/rpc not supported for learner/.test(text)) return 'fail';
   return 'unknown';
+}
+
+/**
+ * classifyMembershipError is classifyError for Cluster API and MoveLeader calls. etcd's
+ * reconfiguration checks (`FAILED_PRECONDITION`: not enough started members, too many
+ * learners, not in sync, not leader, ...) and `NOT_FOUND` (member not found, also what
+ * a change refused when applied gets) prove the change did not happen, as do raftkit's
+ * `another membership change is in progress` (the proposal was dropped) and `unhealthy
+ * cluster` (a voter is not connected; checked before proposing). The rest, `no leader`
+ * included, is `unknown`.
+ */
+export function classifyMembershipError(error: unknown): Outcome {
+  const { code, details } = (error ?? {}) as { code?: number; details?: string };
+  if (code === grpc.status.FAILED_PRECONDITION || code === grpc.status.NOT_FOUND) return 'fail';
+  // Refused before proposing: raftkit dropped it, or etcd's strict reconfiguration
+  // check found a voter not connected (etcd also answers MemberAdd so).
+  if (/another membership change is in progress|unhealthy cluster/.test(details ?? '')) {
+    return 'fail';
+  }
+  return classifyError(error);
 }
 
 /** describeError renders a gRPC error as `CODE: details`. */

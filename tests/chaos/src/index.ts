@@ -7,6 +7,8 @@ export * from './etcd-client.js';
 export * from './final-state.js';
 export * from './history.js';
 export * from './linearizability.js';
+export * from './membership.js';
+export * from './membership-nemesis.js';
 export * from './nemesis.js';
 export * from './network.js';
 export * from './ports.js';

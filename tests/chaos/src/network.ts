@@ -40,20 +40,37 @@ export class Network {
    * (it changes across restarts).
    */
   constructor(
-    private readonly targets: readonly ProxyTarget[],
+    targets: readonly ProxyTarget[],
     private readonly pids: () => ReadonlyMap<string, number>,
-  ) {}
+  ) {
+    this.targets = [...targets];
+  }
+
+  private readonly targets: ProxyTarget[];
 
   /** start listens on every proxy port. */
   async start(): Promise<void> {
-    for (const target of this.targets) {
-      const server = createServer((socket) => void this.accept(target, socket));
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(target.proxyPort, '127.0.0.1', () => resolve());
-      });
-      this.servers.push(server);
-    }
+    for (const target of this.targets) await this.listen(target);
+  }
+
+  private async listen(target: ProxyTarget): Promise<void> {
+    const server = createServer((socket) => void this.accept(target, socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(target.proxyPort, '127.0.0.1', () => resolve());
+    });
+    this.servers.push(server);
+  }
+
+  /**
+   * addTarget puts a proxy in front of a member created during the run (a membership
+   * change); it starts with no link cut, so it reaches both sides of a partition in force.
+   */
+  async addTarget(target: ProxyTarget): Promise<void> {
+    if (this.stopped) throw new Error('network: stopped');
+    if (this.targets.some((t) => t.name === target.name)) return;
+    this.targets.push(target);
+    await this.listen(target);
   }
 
   private async accept(target: ProxyTarget, downstream: Socket): Promise<void> {

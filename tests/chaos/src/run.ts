@@ -14,6 +14,13 @@ import { Cluster, type MemberSpec, type Target } from './cluster.js';
 import { checkFinalState, type LostWrite } from './final-state.js';
 import { historyToJsonl } from './history.js';
 import { checkLinearizable, type KeyResult, type Verdict } from './linearizability.js';
+import {
+  type ChangeCounts,
+  type MembershipChangeKind,
+  type MembershipOpName,
+  summarizeChanges,
+} from './membership.js';
+import { MembershipNemesis, type MembershipResult } from './membership-nemesis.js';
 import { Nemesis, type NemesisName } from './nemesis.js';
 import { Network } from './network.js';
 import { freePorts } from './ports.js';
@@ -30,6 +37,11 @@ export interface ChaosOptions {
   readonly seed: number;
   readonly nodes: number;
   readonly nemeses: readonly NemesisName[];
+  /**
+   * membership turns the membership nemesis on with these operations (off when absent
+   * or empty); it runs alongside the other nemeses' schedule.
+   */
+  readonly membership?: readonly MembershipOpName[];
   readonly target: Target;
   readonly clients?: number;
   readonly keys?: number;
@@ -54,7 +66,11 @@ export interface ChaosReport {
   readonly ok: number;
   readonly fail: number;
   readonly unknown: number;
-  /** violations counts non-linearizable keys plus lost acknowledged writes. */
+  /**
+   * violations counts non-linearizable keys, lost acknowledged writes and membership
+   * violations (an acknowledged change missing from the member list, a removed member
+   * still running, a crash, a member that never caught up).
+   */
   readonly violations: number;
   readonly linearizability: Verdict;
   readonly nonLinearizableKeys: readonly KeyResult[];
@@ -66,6 +82,10 @@ export interface ChaosReport {
   readonly availabilityByNemesis: ReturnType<typeof availabilityByNemesis>;
   readonly unidentifiedPeerConnections: number;
   readonly checkMs: number;
+  /** membership is what the membership nemesis did and found (when it was on). */
+  readonly membership?: MembershipResult & {
+    readonly summary: Record<MembershipChangeKind | 'total', ChangeCounts>;
+  };
 }
 
 /** passed is true when a report shows no violation and nothing inconclusive. */
@@ -77,11 +97,16 @@ export function passed(report: ChaosReport): boolean {
   );
 }
 
-/** summaryLine is the final line a run prints. */
+/**
+ * summaryLine is the final line a run prints; with the membership nemesis on it ends
+ * with `changes=<acknowledged>/<failed>/<unknown>` (membership changes).
+ */
 export function summaryLine(report: ChaosReport): string {
+  const total = report.membership?.summary.total;
   return (
     `ops=${report.ops} ok=${report.ok} unknown=${report.unknown} violations=${report.violations}` +
-    ` fail=${report.fail} lost=${report.lostWrites.length} check=${report.linearizability}`
+    ` fail=${report.fail} lost=${report.lostWrites.length} check=${report.linearizability}` +
+    (total === undefined ? '' : ` changes=${total.ok}/${total.fail}/${total.unknown}`)
   );
 }
 
@@ -114,7 +139,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const clock = new Clock();
   const workload = new Workload({
     endpoint: (name) => cluster.endpoint(name),
-    members: names,
+    members: () => cluster.names(),
     clients: options.clients ?? 10,
     keys: options.keys ?? 5,
     opsPerKey: options.opsPerKey ?? 200,
@@ -131,6 +156,21 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     nemeses: options.nemeses,
     log,
   });
+  const membershipOps = options.membership ?? [];
+  const membership =
+    membershipOps.length === 0
+      ? undefined
+      : new MembershipNemesis({
+          cluster,
+          network,
+          // Its own seeded source: the other nemeses' schedule for a seed stays the same.
+          random: new Random(options.seed ^ 0x6d656d62),
+          clock,
+          nodes: options.nodes,
+          ops: membershipOps,
+          log,
+        });
+  let membershipResult: MembershipResult | undefined;
   let finalValues = new Map<string, string | null>();
   try {
     await network.start();
@@ -143,7 +183,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     );
     const start = clock.now();
     workload.start();
-    await nemesis.run(start + options.timeSec * 1000);
+    const end = start + options.timeSec * 1000;
+    await Promise.all([nemesis.run(end), membership?.run(end)]);
     await workload.stop();
     // Heal everything, let the cluster settle, then read the final state.
     network.heal();
@@ -154,6 +195,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       `healed; leader ${recovered ?? 'none'} after ${((clock.now() - healedAt) / 1000).toFixed(1)}s`,
     );
     finalValues = await workload.finalRead(60_000);
+    membershipResult = await membership?.finish(60_000);
   } finally {
     // Members first, so nothing reconnects through a proxy that is shutting down.
     await cluster.stop();
@@ -167,6 +209,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const lostWrites = checkFinalState(ops, finalValues);
   const nonLinearizableKeys = check.keys.filter((k) => k.verdict === 'violation');
   const availability = availabilityByPhase(ops, nemesis.phases);
+  const membershipViolations = membershipResult?.violations.length ?? 0;
   const report: ChaosReport = {
     target: options.target,
     seed: options.seed,
@@ -178,7 +221,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     ok: ops.filter((op) => op.outcome === 'ok').length,
     fail: ops.filter((op) => op.outcome === 'fail').length,
     unknown: ops.filter((op) => op.outcome === 'unknown').length,
-    violations: nonLinearizableKeys.length + lostWrites.length,
+    violations: nonLinearizableKeys.length + lostWrites.length + membershipViolations,
     linearizability: check.verdict,
     nonLinearizableKeys,
     inconclusiveKeys: check.keys.filter((k) => k.verdict === 'inconclusive').map((k) => k.key),
@@ -188,6 +231,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     availabilityByNemesis: availabilityByNemesis(availability),
     unidentifiedPeerConnections: network.unidentified,
     checkMs,
+    ...(membershipResult !== undefined
+      ? {
+          membership: {
+            ...membershipResult,
+            summary: summarizeChanges(membershipResult.changes),
+          },
+        }
+      : {}),
   };
   writeFileSync(join(dir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
   return report;

@@ -9,7 +9,11 @@ import type { Random } from './random.js';
 export interface WorkloadOptions {
   /** endpoints returns the client for a member (see Cluster.endpoint). */
   readonly endpoint: (name: string) => EtcdEndpoint;
-  readonly members: readonly string[];
+  /**
+   * members lists the members clients may ask, as the cluster model knows them now
+   * (membership changes add and remove members during the run).
+   */
+  readonly members: () => readonly string[];
   readonly clients: number;
   /** keys is how many keys are in use at once. */
   readonly keys: number;
@@ -78,9 +82,16 @@ export class Workload {
 
   private async client(client: number): Promise<void> {
     const { random, members } = this.options;
-    let member = random.pick(members);
+    let member = random.pick(members());
     let seq = 0;
     while (!this.stopped) {
+      const current = members();
+      if (current.length === 0) {
+        await sleep(100);
+        continue;
+      }
+      // The member asked last may have been removed from the cluster meanwhile.
+      if (!current.includes(member)) member = random.pick(current);
       const key = this.nextKey();
       const roll = random.next();
       const expect = this.lastSeen.get(key);
@@ -89,11 +100,12 @@ export class Workload {
       const value = `${client}-${seq++}`;
       // Mostly sticky, but one operation in ten goes to any member, so a minority-side
       // member keeps being asked even when clients have moved away from it.
-      const to = random.next() < 0.1 ? random.pick(members) : member;
+      const to = random.next() < 0.1 ? random.pick(current) : member;
       const op = await this.perform(client, to, key, kind, value, expect);
       if (op.outcome !== 'ok') {
         // Like an etcd client's balancer: try another member after an error.
-        member = random.pick(members);
+        const now = members();
+        member = random.pick(now.length > 0 ? now : current);
         await sleep(random.int(10, 100));
       }
     }
@@ -166,10 +178,10 @@ export class Workload {
   async finalRead(timeoutMs: number): Promise<Map<string, string | null>> {
     const values = new Map<string, string | null>();
     const deadline = Date.now() + timeoutMs;
-    const { members } = this.options;
     let attempt = 0;
     for (const key of this.keys()) {
       while (Date.now() < deadline) {
+        const members = this.options.members();
         const member = members[attempt % members.length] as string;
         const op = await this.perform(FINAL_CLIENT, member, key, 'read', '', undefined);
         if (op.outcome === 'ok') {

@@ -3,6 +3,7 @@
  * deterministic state machine. Nothing here knows about Raft, gRPC or protobuf.
  */
 export { GrpcCode, isMvccError, MvccError, type MvccErrorCode } from './errors.js';
+export type { CommitListener, MvccEvent } from './history.js';
 export { bytesToKeyString, compareBytes, keyStringToBytes, prefixRangeEnd } from './key-bytes.js';
 export { MvccStore } from './mvcc-store.js';
 export { SNAPSHOT_FORMAT_VERSION } from './snapshot-codec.js';

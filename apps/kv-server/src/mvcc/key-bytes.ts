@@ -18,6 +18,36 @@ export function bytesToKeyString(bytes: Uint8Array): string {
   return out;
 }
 
+/**
+ * copyBytes returns a copy of `bytes` in a buffer of its own (a plain Uint8Array, also
+ * for a Buffer, whose `slice` would return a view), or the shared empty array.
+ */
+export function copyBytes(bytes: Uint8Array | undefined): Uint8Array {
+  return bytes === undefined || bytes.length === 0 ? EMPTY_BYTES : new Uint8Array(bytes);
+}
+
+/**
+ * MAX_PINNED_SLACK bounds how many bytes beyond a kept view the buffer behind it may
+ * hold (beyond the view's own length): a view keeps its whole buffer alive, so a value
+ * kept from a big buffer (a peer's batch of entries, Node's 8 KiB Buffer pool) would pin
+ * far more memory than it holds.
+ */
+const MAX_PINNED_SLACK = 256;
+
+/**
+ * keepBytes returns bytes the store can keep: `bytes` itself when the caller owns them
+ * for good (`owned`) and they do not pin much more memory than they hold — a value
+ * decoded from the leader's own log entry, whose buffer is the entry — else a copy.
+ */
+export function keepBytes(bytes: Uint8Array | undefined, owned: boolean | undefined): Uint8Array {
+  if (bytes === undefined || bytes.length === 0) return EMPTY_BYTES;
+  if (owned === true) {
+    const extra = bytes.buffer.byteLength - bytes.byteLength;
+    if (extra <= MAX_PINNED_SLACK || extra <= bytes.byteLength) return bytes;
+  }
+  return new Uint8Array(bytes);
+}
+
 /** keyStringToBytes is the inverse of {@link bytesToKeyString}. */
 export function keyStringToBytes(s: string): Uint8Array {
   const out = new Uint8Array(s.length);

@@ -1,7 +1,9 @@
 import { MvccError } from './errors.js';
+import { type CommitListener, collectHistory, type MvccEvent } from './history.js';
 import { resolveRange } from './key-bytes.js';
+import type { KeyIndex } from './key-index.js';
 import { executeRange } from './range.js';
-import { decodeSnapshot, encodeSnapshot } from './snapshot-codec.js';
+import { decodeSnapshot, encodeSnapshot, encodeSnapshotAt } from './snapshot-codec.js';
 import { TreeIndex } from './tree-index.js';
 import {
   checkDeleteRequest,
@@ -29,6 +31,19 @@ import type {
 } from './types.js';
 import { WriteTxn } from './write-txn.js';
 
+/** MvccCapture is a store state pinned by `MvccStore.capture`. */
+export interface MvccCapture {
+  /** revision is the captured store revision. */
+  readonly revision: number;
+  /**
+   * encode encodes the captured state in `serialize`'s format, yielding after every
+   * `sliceKeys` keys (default 1,000) and returning the bytes.
+   */
+  encode(sliceKeys?: number): Generator<void, Uint8Array, void>;
+  /** release unpins the capture (idempotent). */
+  release(): void;
+}
+
 /**
  * MvccStore is the KV state machine: an in-memory multi-version key-value store with
  * etcd v3's semantics (revisions, versions, ranges, txns, compaction). It is pure and
@@ -45,6 +60,8 @@ export class MvccStore {
    * keeps no leases); kv-server, which grants none yet, answers false.
    */
   leaseExists: (lease: bigint) => boolean = () => true;
+  /** onCommit, when set, hears every committed write txn's changes (kv-server's watchers). */
+  onCommit: CommitListener | undefined;
   private index: TreeIndex;
   private currentRev: number;
   private compactRev: number;
@@ -82,7 +99,20 @@ export class MvccStore {
   /** put answers etcd's Put: one write transaction, so the revision goes up by one. */
   put(req: PutRequest): PutResponse {
     checkPutRequest(req);
-    return this.write((w) => w.put(req));
+    // One put needs no closure: WriteTxn.put either throws before changing anything
+    // or makes exactly one change.
+    const w = new WriteTxn(this.index, this.currentRev, this.compactRev, this.leaseExists);
+    if (this.onCommit !== undefined) w.events = [];
+    let response: PutResponse;
+    try {
+      response = w.put(req);
+    } catch (err) {
+      w.rollback();
+      throw err;
+    }
+    if (w.changes > 0) this.currentRev++;
+    if (w.changes > 0 && w.events !== undefined) this.onCommit?.(this.currentRev, w.events);
+    return response;
   }
 
   /**
@@ -123,9 +153,59 @@ export class MvccStore {
   compact(revision: number): CompactResponse {
     if (revision <= this.compactRev) throw new MvccError('ErrCompacted');
     if (revision > this.currentRev) throw new MvccError('ErrFutureRev');
-    this.index.compact(revision);
+    // While a snapshot is being encoded from a capture, the history it reads must stay:
+    // the compaction takes effect for reads now and prunes once the captures are done.
+    if (this.captures > 0) this.deferredCompaction = revision;
+    else this.index.compact(revision);
     this.compactRev = revision;
     return { revision: this.currentRev };
+  }
+
+  private captures = 0;
+  private deferredCompaction = 0;
+
+  /**
+   * capture pins the store's state at its current revision for a snapshot encoded while
+   * writes go on (hashicorp/raft's FSM.Snapshot, then Persist): later writes only add
+   * history above the captured revision, and a compaction's pruning waits until every
+   * capture is released, so `encode` yields exactly the captured state (in slices, so
+   * the caller can let other work run between them). `release` must be called once done.
+   */
+  capture(): MvccCapture {
+    const keys: KeyIndex[] = [];
+    for (const [, keyIndex] of this.index.entries()) keys.push(keyIndex);
+    const currentRev = this.currentRev;
+    const compactRev = this.compactRev;
+    this.captures++;
+    let released = false;
+    return {
+      revision: currentRev,
+      encode: (sliceKeys) => encodeSnapshotAt(keys, currentRev, compactRev, sliceKeys),
+      release: () => {
+        if (released) return;
+        released = true;
+        this.captures--;
+        if (this.captures === 0 && this.deferredCompaction > 0) {
+          this.index.compact(this.deferredCompaction);
+          this.deferredCompaction = 0;
+        }
+      },
+    };
+  }
+
+  /**
+   * history returns the changes to the keys in [key, rangeEnd) (ranges as in Range) at
+   * revisions `fromRev..toRev`, by revision; ErrCompacted if `fromRev` is below the
+   * compacted revision. Changes of one txn come in key order (etcd: in op order).
+   */
+  history(
+    key: Uint8Array,
+    rangeEnd: Uint8Array | undefined,
+    fromRev: number,
+    toRev: number,
+  ): MvccEvent[] {
+    if (fromRev < this.compactRev) throw new MvccError('ErrCompacted');
+    return collectHistory(this.index, resolveRange(key, rangeEnd), fromRev, toRev);
   }
 
   /** serialize encodes the whole store (history since compaction included), versioned. */
@@ -167,6 +247,7 @@ export class MvccStore {
 
   private write<T>(fn: (w: WriteTxn) => T): T {
     const w = new WriteTxn(this.index, this.currentRev, this.compactRev, this.leaseExists);
+    if (this.onCommit !== undefined) w.events = [];
     let result: T;
     try {
       result = fn(w);
@@ -175,6 +256,7 @@ export class MvccStore {
       throw err;
     }
     if (w.changes > 0) this.currentRev++;
+    if (w.changes > 0 && w.events !== undefined) this.onCommit?.(this.currentRev, w.events);
     return result;
   }
 }

@@ -62,6 +62,61 @@ export function encodeSnapshot(state: SnapshotState): Uint8Array {
   return w.finish();
 }
 
+/**
+ * encodeSnapshotAt encodes, in {@link encodeSnapshot}'s format, the state of `keys` as
+ * of revision `atRev` while their histories may have grown past it (puts, deletes and
+ * rolled-back txns only touch revisions above `atRev`; compaction must not run meanwhile,
+ * see `MvccStore.capture`). It yields after every `sliceKeys` keys.
+ */
+export function* encodeSnapshotAt(
+  keys: readonly KeyIndex[],
+  atRev: number,
+  compactRev: number,
+  sliceKeys = 1000,
+): Generator<void, Uint8Array, void> {
+  const body = new Writer();
+  let count = 0;
+  for (let i = 0; i < keys.length; i++) {
+    if (i > 0 && i % sliceKeys === 0) yield;
+    const ki = keys[i] as KeyIndex;
+    const generations = ki.generations;
+    let live = 0;
+    while (live < generations.length && (generations[live] as Generation).created <= atRev) live++;
+    if (live === 0) continue;
+    count++;
+    body.bytes(ki.key);
+    body.uint(live);
+    for (let gi = 0; gi < live; gi++) {
+      const g = generations[gi] as Generation;
+      let puts = g.revs.length;
+      while (puts > 0 && (g.revs[puts - 1] as RevisionEntry).mod > atRev) puts--;
+      body.uint(g.created);
+      body.uint(g.version - (g.revs.length - puts));
+      body.uint(g.tombstone !== 0 && g.tombstone <= atRev ? g.tombstone : 0);
+      body.uint(puts);
+      for (let ri = 0; ri < puts; ri++) {
+        const e = g.revs[ri] as RevisionEntry;
+        body.uint(e.mod);
+        body.bytes(e.value);
+        body.zigzag(e.lease);
+      }
+    }
+  }
+  const w = new Writer();
+  for (const b of MAGIC) w.byte(b);
+  w.byte(SNAPSHOT_FORMAT_VERSION);
+  w.uint(atRev);
+  w.uint(compactRev + 1);
+  w.uint(count);
+  w.append(body.view());
+  const crc = crc32(w.view());
+  w.byte(crc & 0xff);
+  w.byte((crc >>> 8) & 0xff);
+  w.byte((crc >>> 16) & 0xff);
+  w.byte((crc >>> 24) & 0xff);
+  return w.finish();
+}
+
 /** decodeSnapshot reads bytes written by {@link encodeSnapshot}; ErrCorruptSnapshot if bad. */
 export function decodeSnapshot(bytes: Uint8Array): SnapshotState {
   if (bytes.length < MAGIC.length + 1 + 4) corrupt('too short');
@@ -156,6 +211,10 @@ class Writer {
   }
 
   zigzag(v: bigint): void {
+    if (v === 0n) {
+      this.byte(0);
+      return;
+    }
     if (v < INT64_MIN || v > INT64_MAX) throw new RangeError(`lease out of int64 range: ${v}`);
     let x = v >= 0n ? v << 1n : (-v << 1n) - 1n;
     this.reserve(10);
@@ -168,6 +227,12 @@ class Writer {
 
   bytes(b: Uint8Array): void {
     this.uint(b.length);
+    this.reserve(b.length);
+    this.buf.set(b, this.len);
+    this.len += b.length;
+  }
+
+  append(b: Uint8Array): void {
     this.reserve(b.length);
     this.buf.set(b, this.len);
     this.len += b.length;

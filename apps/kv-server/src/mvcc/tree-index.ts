@@ -8,38 +8,45 @@ const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1
 /**
  * TreeIndex is the ordered map from key to {@link KeyIndex} (etcd's `treeIndex`), keyed
  * by the latin1 string form of the key bytes so that map order is bytewise key order.
+ * Next to the ordered tree (for ranges) a hash map answers single-key lookups — every
+ * put and every single-key read — without walking the tree.
  */
 export class TreeIndex {
   private readonly map = new OrderedMap<string, KeyIndex>([], compareStrings);
+  private readonly byKey = new Map<string, KeyIndex>();
 
   /** size is the number of keys with any history left. */
   get size(): number {
-    return this.map.size();
+    return this.byKey.size;
   }
 
   /** get returns the history of the key whose string form is `k`. */
   get(k: string): KeyIndex | undefined {
-    return this.map.getElementByKey(k);
+    return this.byKey.get(k);
+  }
+
+  /** create adds an empty history for a new key (one not in the index). */
+  create(k: string, keyBytes: Uint8Array): KeyIndex {
+    const ki = new KeyIndex(keyBytes);
+    this.insert(k, ki);
+    return ki;
   }
 
   /** getOrCreate returns the key's history, adding an empty one for a new key. */
   getOrCreate(k: string, keyBytes: Uint8Array): KeyIndex {
-    let ki = this.map.getElementByKey(k);
-    if (ki === undefined) {
-      ki = new KeyIndex(keyBytes);
-      this.map.setElement(k, ki);
-    }
-    return ki;
+    return this.byKey.get(k) ?? this.create(k, keyBytes);
   }
 
   /** insert adds a whole key history (used when restoring a snapshot). */
   insert(k: string, ki: KeyIndex): void {
     this.map.setElement(k, ki);
+    this.byKey.set(k, ki);
   }
 
   /** remove drops the key's history. */
   remove(k: string): void {
     this.map.eraseElementByKey(k);
+    this.byKey.delete(k);
   }
 
   /**
@@ -52,7 +59,7 @@ export class TreeIndex {
     fn: (kv: KeyValue, k: string) => boolean | undefined,
   ): void {
     if (range.single) {
-      const kv = this.map.getElementByKey(range.key)?.get(atRev);
+      const kv = this.byKey.get(range.key)?.get(atRev);
       if (kv !== undefined) fn(kv, range.key);
       return;
     }
@@ -82,9 +89,14 @@ export class TreeIndex {
     const stop = this.map.end();
     let it = this.map.begin();
     while (!it.equals(stop)) {
-      const ki = it.pointer[1];
+      const [k, ki] = it.pointer;
       ki.compact(atRev);
-      it = ki.isEmpty() ? this.map.eraseElementByIterator(it) : it.next();
+      if (ki.isEmpty()) {
+        this.byKey.delete(k);
+        it = this.map.eraseElementByIterator(it);
+      } else {
+        it = it.next();
+      }
     }
   }
 

@@ -82,6 +82,13 @@ export interface PutRequest {
   readonly prevKv?: boolean;
   readonly ignoreValue?: boolean;
   readonly ignoreLease?: boolean;
+  /**
+   * owned says the caller will never change `key` and `value` (e.g. views onto a
+   * committed log entry): the store may then keep them as they are instead of copying
+   * them, when they do not pin a much larger buffer (see `keepBytes` in key-bytes.ts). Without it
+   * the store copies. Not part of etcd's request.
+   */
+  readonly owned?: boolean;
 }
 
 /** PutResponse is etcd's `PutResponse`; `prevKv` is set only when asked for and present. */

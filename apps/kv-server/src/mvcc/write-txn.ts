@@ -1,5 +1,6 @@
 import { MvccError } from './errors.js';
-import { bytesToKeyString, EMPTY_BYTES, resolveRange } from './key-bytes.js';
+import { deleteEvent, type MvccEvent } from './history.js';
+import { bytesToKeyString, keepBytes, resolveRange } from './key-bytes.js';
 import { executeRange } from './range.js';
 import type { TreeIndex } from './tree-index.js';
 import type {
@@ -21,7 +22,10 @@ import type {
 export class WriteTxn {
   /** changes counts the puts and tombstones made so far. */
   changes = 0;
-  private readonly touched = new Map<string, boolean>();
+  /** The keys changed so far (created on the first change), for rollback. */
+  private touched: Set<string> | undefined;
+  /** events, set by a store with a commit listener, receives every change in order. */
+  events: MvccEvent[] | undefined;
 
   constructor(
     private readonly index: TreeIndex,
@@ -64,15 +68,17 @@ export class WriteTxn {
     if (req.ignoreLease !== true && requested !== 0n && !this.leaseExists(requested)) {
       throw new MvccError('ErrLeaseNotFound');
     }
-    const value = req.ignoreValue === true && prev ? prev.value : copy(req.value);
+    const value = req.ignoreValue === true && prev ? prev.value : keepBytes(req.value, req.owned);
     const lease = req.ignoreLease === true && prev ? prev.lease : (req.lease ?? 0n);
     const k = bytesToKeyString(req.key);
-    const ki = this.index.getOrCreate(k, copy(req.key));
-    this.touched.set(k, true);
+    let ki = this.index.get(k);
+    if (ki === undefined) ki = this.index.create(k, keepBytes(req.key, req.owned));
+    this.touch(k);
     ki.put(this.beginRev + 1, value, lease);
+    this.events?.push({ type: 'put', kv: ki.get(this.beginRev + 1) as KeyValue });
     this.changes++;
-    const resp: PutResponse = { revision: this.rev };
-    return req.prevKv === true && prev !== undefined ? { ...resp, prevKv: prev } : resp;
+    const revision = this.beginRev + 1;
+    return req.prevKv === true && prev !== undefined ? { revision, prevKv: prev } : { revision };
   }
 
   /**
@@ -88,7 +94,8 @@ export class WriteTxn {
     });
     for (const [k] of victims) {
       this.index.get(k)?.tombstone(this.beginRev + 1);
-      this.touched.set(k, true);
+      this.events?.push(deleteEvent(this.index.get(k)?.key as Uint8Array, this.beginRev + 1));
+      this.touch(k);
       this.changes++;
     }
     return {
@@ -98,20 +105,22 @@ export class WriteTxn {
     };
   }
 
+  /** touch records that the txn changed key `k`. */
+  private touch(k: string): void {
+    if (this.touched === undefined) this.touched = new Set();
+    this.touched.add(k);
+  }
+
   /** rollback undoes every change of the txn, leaving the index as it was before. */
   rollback(): void {
     const rev = this.beginRev + 1;
-    for (const k of this.touched.keys()) {
+    for (const k of this.touched ?? []) {
       const ki = this.index.get(k);
       if (ki === undefined) continue;
       ki.rollback(rev);
       if (ki.isEmpty()) this.index.remove(k);
     }
-    this.touched.clear();
+    this.touched = undefined;
     this.changes = 0;
   }
-}
-
-function copy(bytes: Uint8Array | undefined): Uint8Array {
-  return bytes === undefined || bytes.length === 0 ? EMPTY_BYTES : bytes.slice();
 }

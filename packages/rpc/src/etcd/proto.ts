@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import type { IConversionOptions, Root, Type } from 'protobufjs';
 import protobuf from 'protobufjs';
+import { type FastDecoder, type FastEncoder, fastCodecsFor } from './fast-codec.js';
 
 /**
  * ETCD_PROTO_URL locates the shipped `proto/etcd/rpc.proto` (package `etcdserverpb`,
@@ -33,6 +34,8 @@ export const ETCD_DECODE_OPTIONS: IConversionOptions = {
 };
 
 let cached: Root | undefined;
+let fastDecoders = new Map<Type, FastDecoder>();
+let fastEncoders = new Map<Type, FastEncoder>();
 
 /**
  * loadEtcdProto parses the etcd protos with protobufjs reflection (once, then cached)
@@ -43,6 +46,7 @@ export function loadEtcdProto(): Root {
   if (cached === undefined) {
     const root = protobuf.loadSync(fileURLToPath(ETCD_PROTO_URL));
     root.resolveAll();
+    ({ decoders: fastDecoders, encoders: fastEncoders } = fastCodecsFor(root));
     cached = root;
   }
   return cached;
@@ -64,14 +68,44 @@ function toBuffer(bytes: Uint8Array): Buffer {
 /**
  * encodeWith serializes a plain object with a reflected type. It goes through
  * `fromObject`, which accepts `bigint` (and number, decimal string or Long) for 64-bit
- * fields — `Type.encode` alone would silently write a bigint as 0.
+ * fields — `Type.encode` alone would silently write a bigint as 0. The KV responses
+ * (Put, Range, DeleteRange, Compaction) take a hand-written path when the value is of
+ * the usual shape (see fast-codec.ts); the bytes are the same.
  */
 export function encodeWith(type: Type, value: object): Buffer {
+  const fast = fastEncoders.get(type);
+  if (fast !== undefined) {
+    const encoded = fast(value);
+    if (encoded !== undefined) return encoded;
+  }
   return toBuffer(type.encode(type.fromObject(value as Record<string, unknown>)).finish());
 }
 
-/** decodeWith parses bytes with a reflected type into a plain object per ETCD_DECODE_OPTIONS. */
+/**
+ * decodeWith parses bytes with a reflected type into a plain object per
+ * ETCD_DECODE_OPTIONS. The KV requests (Put, Range, DeleteRange, Compaction) take a
+ * hand-written path when the bytes are well-formed and hold only known fields (see
+ * fast-codec.ts); the result is the same.
+ */
 export function decodeWith<T>(type: Type, bytes: Uint8Array): T {
+  const fast = fastDecoders.get(type);
+  if (fast !== undefined) {
+    const decoded = fast(bytes);
+    if (decoded !== undefined) return decoded as T;
+  }
+  return type.toObject(type.decode(bytes), ETCD_DECODE_OPTIONS) as T;
+}
+
+/**
+ * reflectEncodeWith and reflectDecodeWith always use protobufjs reflection (the
+ * reference the hand-written paths are tested against).
+ */
+export function reflectEncodeWith(type: Type, value: object): Buffer {
+  return toBuffer(type.encode(type.fromObject(value as Record<string, unknown>)).finish());
+}
+
+/** reflectDecodeWith: see {@link reflectEncodeWith}. */
+export function reflectDecodeWith<T>(type: Type, bytes: Uint8Array): T {
   return type.toObject(type.decode(bytes), ETCD_DECODE_OPTIONS) as T;
 }
 

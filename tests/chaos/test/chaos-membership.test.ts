@@ -1,0 +1,53 @@
+// A short seeded run with the membership nemesis on top of every other nemesis: real
+// kv-server processes, members replaced, removed and added, leadership moved, while
+// partitions, kills and pauses come and go. Nothing may be found.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { KV_SERVER_MAIN } from '../src/cluster.js';
+import { MEMBERSHIP_OPS } from '../src/membership.js';
+import { NEMESES } from '../src/nemesis.js';
+import { runChaos, summaryLine } from '../src/run.js';
+
+const resultsDir = mkdtempSync(join(tmpdir(), 'raftkit-chaos-membership-'));
+let keep = false;
+afterAll(() => {
+  if (!keep) rmSync(resultsDir, { recursive: true, force: true });
+});
+
+describe('chaos with membership changes against raftkit kv-server', () => {
+  it('finds no violation in a 25 s run with every nemesis and membership changes', {
+    timeout: 240_000,
+  }, async () => {
+    expect(existsSync(KV_SERVER_MAIN), `${KV_SERVER_MAIN} missing: build apps/kv-server`).toBe(
+      true,
+    );
+    const report = await runChaos({
+      timeSec: 25,
+      seed: 20260303,
+      nodes: 3,
+      nemeses: [...NEMESES],
+      membership: [...MEMBERSHIP_OPS],
+      target: 'raftkit',
+      resultsDir,
+      checkTimeoutMs: 60_000,
+    });
+    console.log(summaryLine(report));
+    if (report.violations > 0 || report.linearizability !== 'ok') {
+      keep = true;
+      console.log(`kept: ${report.dir}`);
+    }
+    const membership = report.membership;
+    expect(membership).toBeDefined();
+    expect(membership?.violations).toEqual([]);
+    // Changes were made (how many were acknowledged depends on the faults they met).
+    expect(membership?.changes.length).toBeGreaterThan(0);
+    expect(report.ok).toBeGreaterThan(100);
+    expect(report.lostWrites).toEqual([]);
+    expect(report.nonLinearizableKeys.map((k) => k.key)).toEqual([]);
+    expect(report.linearizability).toBe('ok');
+    expect(report.finalReadsMissing).toEqual([]);
+    expect(report.violations).toBe(0);
+  });
+});
