@@ -170,6 +170,16 @@ export function leaderOf(cluster) {
   return undefined;
 }
 
+/** waitLeader retries leaderOf for up to `timeoutMs` (elections take a moment under load). */
+export async function waitLeader(cluster, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const leader = leaderOf(cluster);
+    if (leader !== undefined || Date.now() > deadline) return leader;
+    await sleep(300);
+  }
+}
+
 export function tail(file, lines = 15) {
   try {
     return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');

@@ -22,12 +22,12 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   CpuSampler,
-  leaderOf,
   removeTempDirs,
   runBench,
   serverMain,
   startCluster,
   stopAll,
+  waitLeader,
 } from './cluster.mjs';
 import { summarizeProfile } from './profile-summary.mjs';
 
@@ -89,7 +89,7 @@ async function runOne(id, main, tag) {
         ? []
         : ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `m${i + 1}.cpuprofile`],
   });
-  const leader = leaderOf(cluster);
+  const leader = await waitLeader(cluster);
   if (leader === undefined) throw new Error('no leader');
   const endpoints = row.target === 'leader' ? [leader.endpoint] : cluster.endpoints;
   const sampler = new CpuSampler(cluster.members.map((m) => m.pid));

@@ -5,6 +5,7 @@
 //        [--auto-compaction-mode revision --auto-compaction-retention 10000]
 //        [--clients 64] [--conns 8] [--val-size 256] [--key-space-size 100000]
 //        [--json FILE] [--no-prefill] [--logs DIR]
+//   node apps/kv-server/bench/memory-soak.mjs --analyze FILE   (a run saved with --json)
 //
 // A fresh 3-member cluster (build first: apps/kv-server and apps/kv-client) on
 // 127.0.0.1 with temp data dirs, under `raftkitctl bench put` at the leader for
@@ -15,25 +16,25 @@
 // heap's size, and external memory — ArrayBuffers — from prom-client's nodejs_* gauges
 // on /metrics) and the store's revision (endpoint status), and prints a row.
 //
-// At the end it compares the first and the second half of the run: memory is called
-// bounded when the largest RSS of every member in the second half is at most 10 %
-// above its largest RSS in the first half (and likewise for heap used). Halves, not
-// thirds: etcd's revision compactor acts every 5 minutes, so over 10 minutes each half
-// holds one compaction cycle; with no compaction the history only grows and the second
-// half is well above the first. The per-third maxima are printed too.
+// At the end it prints, per member and third of the run, the floor and the peak of heap
+// used and of RSS. Memory is called bounded when every member's heap floor (what
+// survives garbage collection: the keys and the history kept) in the last third is at
+// most 10 % above that of the first third. RSS peaks are printed beside it: they follow
+// transient buffers (a snapshot of the whole store every --snapshot-count entries), so
+// they depend on when a sample falls and — with etcd's revision compactor, which acts
+// every 5 minutes — on how much history the current cycle has gathered.
 //
 // Without the --auto-compaction-* flags the members keep every revision (etcd's default,
 // retention 0). --logs DIR keeps the members' logs. Always kills what it started and
 // removes the temp dirs.
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   cli,
   cliMain,
-  leaderOf,
   memoryMb,
   removeTempDirs,
   runBench,
@@ -41,6 +42,7 @@ import {
   startCluster,
   stopAll,
   tail,
+  waitLeader,
 } from './cluster.mjs';
 
 const { values: flags } = parseArgs({
@@ -54,6 +56,7 @@ const { values: flags } = parseArgs({
     'val-size': { type: 'string', default: '256' },
     'key-space-size': { type: 'string', default: '100000' },
     json: { type: 'string' },
+    analyze: { type: 'string' },
     prefill: { type: 'boolean', default: true },
     logs: { type: 'string' },
   },
@@ -116,6 +119,13 @@ function revisionOf(endpoint) {
 
 const fmt = (value, width = 7) => (Number.isFinite(value) ? value.toFixed(0) : '-').padStart(width);
 
+if (flags.analyze !== undefined) {
+  // Print the figures and verdict of a run saved with --json.
+  const saved = JSON.parse(readFileSync(flags.analyze, 'utf8'));
+  report(saved.samples, saved.result, Number(saved.flags.minutes));
+  process.exit(0);
+}
+
 const metricsPorts = [await freePort(), await freePort(), await freePort()];
 const samples = [];
 let result;
@@ -134,7 +144,7 @@ cluster.members.forEach((m, i) => {
 });
 
 try {
-  const leader = leaderOf(cluster);
+  const leader = await waitLeader(cluster);
   if (leader === undefined) throw new Error('no leader');
   const benchArgs = [
     'put',
@@ -235,37 +245,53 @@ try {
 
 // ---- verdict ----------------------------------------------------------------------
 
-const names = samples[0]?.members.map((m) => m.name) ?? [];
-const maxOf = (rows, i, key) =>
-  Math.max(...rows.map((r) => r.members[i][key]).filter(Number.isFinite));
-const part = (from, to) => samples.filter((s) => s.t >= from && s.t < to);
-const total = minutes * 60;
-const halves = [part(0, total / 2), part(total / 2, Infinity)];
-const thirds = [
-  part(0, total / 3),
-  part(total / 3, (2 * total) / 3),
-  part((2 * total) / 3, Infinity),
-];
-console.log(
-  `\nput: ${result.throughput.toFixed(0)} ops/s, p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms, ${result.requests} ok, ${result.errors} errors ${JSON.stringify(result.errorsByCode)}`,
-);
-console.log(`revision at the end: ${samples.at(-1)?.revision}`);
-const verdicts = [];
-names.forEach((name, i) => {
-  const rss = halves.map((rows) => maxOf(rows, i, 'rssMb'));
-  const heap = halves.map((rows) => maxOf(rows, i, 'heapUsedMb'));
-  const rssThirds = thirds.map((rows) => maxOf(rows, i, 'rssMb'));
-  const bounded = rss[1] <= rss[0] * 1.1 && heap[1] <= heap[0] * 1.1;
-  verdicts.push(bounded);
-  console.log(
-    `${name}: max RSS by half ${rss.map((v) => v.toFixed(0)).join(' → ')} MB, by third ${rssThirds.map((v) => v.toFixed(0)).join(' → ')} MB; max heap used by half ${heap.map((v) => v.toFixed(0)).join(' → ')} MB; peak RSS ${Math.max(...samples.map((s) => s.members[i].hwmMb)).toFixed(0)} MB — ${bounded ? 'bounded' : 'NOT bounded'}`,
-  );
-});
-console.log(
-  verdicts.every(Boolean)
-    ? 'memory bounded: no member grew more than 10 % from the first half to the second'
-    : 'memory NOT bounded: a member grew more than 10 % from the first half to the second',
-);
 if (flags.json) {
   writeFileSync(flags.json, JSON.stringify({ flags, compaction, result, samples }, null, 2));
+}
+report(samples, result, minutes);
+
+/**
+ * report prints the figures and the verdict. Per member and third of the run: the
+ * floor (lowest sample) and the peak of heap used, and the peak of RSS. Memory is
+ * called bounded when, for every member, the heap floor of the last third is at most
+ * 10 % above that of the first third — what survives garbage collection (the live data:
+ * the keys and the history kept) stops growing — and RSS peaks are reported beside it:
+ * they follow transient buffers (snapshots of the store every --snapshot-count
+ * entries), so they depend on when a sample falls, and with etcd's 5-minute revision
+ * compactor on how much history one cycle accumulated.
+ */
+function report(rows, bench, runMinutes) {
+  const names = rows[0]?.members.map((m) => m.name) ?? [];
+  const pick = (part, i, key) => part.map((r) => r.members[i][key]).filter(Number.isFinite);
+  const max = (values) => Math.max(...values);
+  const min = (values) => Math.min(...values);
+  const total = runMinutes * 60;
+  const part = (from, to) => rows.filter((r) => r.t >= from && r.t < to);
+  const thirds = [
+    part(0, total / 3),
+    part(total / 3, (2 * total) / 3),
+    part((2 * total) / 3, Infinity),
+  ];
+  const show = (values) => values.map((v) => v.toFixed(0)).join(' → ');
+  console.log(
+    `\nput: ${bench.throughput.toFixed(0)} ops/s, p50 ${bench.latencyMs.p50} ms, p99 ${bench.latencyMs.p99} ms, ${bench.requests} ok, ${bench.errors} errors ${JSON.stringify(bench.errorsByCode)}`,
+  );
+  console.log(`revision at the end: ${rows.at(-1)?.revision}`);
+  console.log('by third of the run (MB):');
+  const verdicts = names.map((name, i) => {
+    const heapFloor = thirds.map((t) => min(pick(t, i, 'heapUsedMb')));
+    const heapPeak = thirds.map((t) => max(pick(t, i, 'heapUsedMb')));
+    const rssPeak = thirds.map((t) => max(pick(t, i, 'rssMb')));
+    const rssFloor = thirds.map((t) => min(pick(t, i, 'rssMb')));
+    const bounded = heapFloor[2] <= heapFloor[0] * 1.1;
+    console.log(
+      `  ${name}: heap used floor ${show(heapFloor)}, peak ${show(heapPeak)}; RSS floor ${show(rssFloor)}, peak ${show(rssPeak)}; highest RSS (VmHWM) ${max(pick(rows, i, 'hwmMb')).toFixed(0)} — ${bounded ? 'bounded' : 'NOT bounded'}`,
+    );
+    return bounded;
+  });
+  console.log(
+    verdicts.every(Boolean)
+      ? 'memory bounded: no member’s heap floor grew more than 10 % from the first third to the last'
+      : 'memory NOT bounded: a member’s heap floor grew more than 10 % from the first third to the last',
+  );
 }
