@@ -185,8 +185,8 @@ export class Membership {
       } catch {
         continue;
       }
-      if (this.deps.cluster.isRemoved(candidate) || this.deps.cluster.isMember(nodeId)) continue;
-      if (this.deps.cluster.isRemoved(nodeId)) continue;
+      // By NodeId: a removed or present member with the same low 53 bits blocks it too.
+      if (this.deps.cluster.isMember(nodeId) || this.deps.cluster.isRemoved(nodeId)) continue;
       id = candidate;
       break;
     }

@@ -33,33 +33,12 @@ export interface SnapshotState {
 
 /** encodeSnapshot writes `state` in the versioned binary format above. */
 export function encodeSnapshot(state: SnapshotState): Uint8Array {
-  const w = new Writer();
-  for (const b of MAGIC) w.byte(b);
-  w.byte(SNAPSHOT_FORMAT_VERSION);
-  w.uint(state.currentRev);
-  w.uint(state.compactRev + 1);
-  w.uint(state.index.size);
-  for (const [, ki] of state.index.entries()) {
-    w.bytes(ki.key);
-    w.uint(ki.generations.length);
-    for (const g of ki.generations) {
-      w.uint(g.created);
-      w.uint(g.version);
-      w.uint(g.tombstone);
-      w.uint(g.revs.length);
-      for (const e of g.revs) {
-        w.uint(e.mod);
-        w.bytes(e.value);
-        w.zigzag(e.lease);
-      }
-    }
-  }
-  const crc = crc32(w.view());
-  w.byte(crc & 0xff);
-  w.byte((crc >>> 8) & 0xff);
-  w.byte((crc >>> 16) & 0xff);
-  w.byte((crc >>> 24) & 0xff);
-  return w.finish();
+  const keys: KeyIndex[] = [];
+  for (const [, ki] of state.index.entries()) keys.push(ki);
+  const encoding = encodeSnapshotAt(keys, state.currentRev, state.compactRev, keys.length + 1);
+  let step = encoding.next();
+  while (step.done !== true) step = encoding.next();
+  return step.value;
 }
 
 /**
