@@ -4,10 +4,10 @@
 // kills what it started and removes the temp dirs.
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, initialClusterOf, memberFlags } from './member-flags.mjs';
 
 export const serverMain = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 export const cliMain = fileURLToPath(new URL('../../kv-client/dist/cli.js', import.meta.url));
@@ -58,18 +58,6 @@ export function removeTempDirs() {
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /**
  * startCluster starts 3 members of `main` (default: this tree's dist/main.js).
  * `nodeArgs(i)` gives extra node flags for member i (e.g. --cpu-prof), `serverArgs`
@@ -93,29 +81,19 @@ export async function startCluster({
     { name: 'm2', client: p2, peer: p3 },
     { name: 'm3', client: p4, peer: p5 },
   ];
-  const initialCluster = members.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(',');
+  const initialCluster = initialClusterOf(members);
   members.forEach((member, i) => {
     const args = [
       ...nodeArgs(i),
       main,
-      '--name',
-      member.name,
-      '--data-dir',
-      join(dir, member.name),
-      '--listen-client-urls',
-      `http://127.0.0.1:${member.client}`,
-      '--advertise-client-urls',
-      `http://127.0.0.1:${member.client}`,
-      '--listen-peer-urls',
-      `http://127.0.0.1:${member.peer}`,
-      '--initial-advertise-peer-urls',
-      `http://127.0.0.1:${member.peer}`,
-      '--initial-cluster',
-      initialCluster,
-      '--initial-cluster-token',
-      token,
-      '--initial-cluster-state',
-      'new',
+      ...memberFlags({
+        name: member.name,
+        dataDir: join(dir, member.name),
+        client: member.client,
+        peer: member.peer,
+        initialCluster,
+        token,
+      }),
       ...serverArgs,
       ...memberArgs(i),
     ];

@@ -29,13 +29,13 @@ import {
   rmSync,
   statSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { KV_SERVICE, MAINTENANCE_SERVICE } from '@raftkit/rpc/etcd';
+import { freePort, initialClusterOf, memberFlags } from './member-flags.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -65,13 +65,6 @@ if (!existsSync(main)) {
   process.exit(2);
 }
 const root = mkdtempSync(join(tmpdir(), 'raftkit-logbench-'));
-const freePort = () =>
-  new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 const dirSize = (dir) => {
   let total = 0;
   let entries;
@@ -107,7 +100,7 @@ for (let i = 1; i <= 3; i++)
     stalls: [], // { at, ms } from "ticker stalled" lines: the event loop was blocked
     applied: [], // [time, applied index] samples
   });
-const initialCluster = members.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(',');
+const initialCluster = initialClusterOf(members);
 
 // The log lines the figures use, and errors (printed as they come).
 const NOTABLE = /snapshot taken|became leader|ticker stalled|"level":50/;
@@ -117,22 +110,14 @@ function start(member) {
     process.execPath,
     [
       main,
-      '--name',
-      member.name,
-      '--data-dir',
-      member.dir,
-      '--listen-client-urls',
-      `http://127.0.0.1:${member.client}`,
-      '--advertise-client-urls',
-      `http://127.0.0.1:${member.client}`,
-      '--listen-peer-urls',
-      `http://127.0.0.1:${member.peer}`,
-      '--initial-advertise-peer-urls',
-      `http://127.0.0.1:${member.peer}`,
-      '--initial-cluster',
-      initialCluster,
-      '--initial-cluster-token',
-      'logbench',
+      ...memberFlags({
+        name: member.name,
+        dataDir: member.dir,
+        client: member.client,
+        peer: member.peer,
+        initialCluster,
+        token: 'logbench',
+      }),
       '--snapshot-count',
       values['snapshot-count'],
       '--experimental-snapshot-catchup-entries',

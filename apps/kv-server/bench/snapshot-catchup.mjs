@@ -8,11 +8,11 @@
 // and the data dir sizes. Always kills everything and removes the temp dirs.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { freePort, initialClusterOf, memberFlags } from './member-flags.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -24,13 +24,6 @@ const { values } = parseArgs({
 const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const cli = fileURLToPath(new URL('../../kv-client/dist/cli.js', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'raftkit-snapbench-'));
-const freePort = () =>
-  new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 const dirSize = (dir) => {
   let total = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -47,29 +40,21 @@ for (let i = 1; i <= 3; i++)
     peer: await freePort(),
     dir: join(root, `m${i}`),
   });
-const initialCluster = members.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(',');
+const initialCluster = initialClusterOf(members);
 function start(member) {
   member.logs = '';
   member.proc = spawn(
     process.execPath,
     [
       main,
-      '--name',
-      member.name,
-      '--data-dir',
-      member.dir,
-      '--listen-client-urls',
-      `http://127.0.0.1:${member.client}`,
-      '--advertise-client-urls',
-      `http://127.0.0.1:${member.client}`,
-      '--listen-peer-urls',
-      `http://127.0.0.1:${member.peer}`,
-      '--initial-advertise-peer-urls',
-      `http://127.0.0.1:${member.peer}`,
-      '--initial-cluster',
-      initialCluster,
-      '--initial-cluster-token',
-      'snapbench',
+      ...memberFlags({
+        name: member.name,
+        dataDir: member.dir,
+        client: member.client,
+        peer: member.peer,
+        initialCluster,
+        token: 'snapbench',
+      }),
       '--snapshot-count',
       values['snapshot-count'],
       '--experimental-snapshot-catchup-entries',
@@ -146,7 +131,10 @@ try {
     if (s && Number(s.raftAppliedIndex) >= Number(leaderStatus.raftIndex))
       caughtUp = (Date.now() - restartAt) / 1000;
   }
-  const installed = /restored snapshot|log restored from snapshot/.test(follower.logs);
+  const installed =
+    /restored from a received snapshot|restored snapshot|log restored from snapshot/.test(
+      follower.logs,
+    );
   const report = {
     writes: Number(values.writes),
     writeSeconds,
