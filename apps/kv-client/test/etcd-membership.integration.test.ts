@@ -238,8 +238,11 @@ describe.skipIf(!hasEtcd)('membership against a real 3-member etcd', () => {
       const addedId = (out: string): string => /^Member\s+([0-9a-f]+) added/.exec(out)?.[1] ?? '?';
       // The new member's id is random, and so is its place in the (id-ordered) list; each
       // add uses its own peer URL (the same URLs within a second would give the same id).
+      // etcdctl prints ids with %16x, so an id with leading zero digits is padded with
+      // spaces: the padding goes with the random id.
       const simple = ({ stdout }: ProcessResult, url: string): string[] =>
         stdout
+          .replace(/^Member\s+[0-9a-f]+ added/, `Member ${addedId(stdout)} added`)
           .replaceAll(addedId(stdout), '<new>')
           .replaceAll(url, '<url>')
           .split('\n')
