@@ -48,6 +48,15 @@ export interface RaftHostOptions<Result> {
   readonly snapshot?: SnapshotPolicy;
 }
 
+function isPeerUrl(url: string): boolean {
+  try {
+    const parsed = new URL(url);
+    return (parsed.protocol === 'http:' || parsed.protocol === 'https:') && parsed.port !== '';
+  } catch {
+    return false;
+  }
+}
+
 /** peerTlsOptions maps the `--peer-*` TLS settings to the transport's options (undefined: plaintext). */
 export function peerTlsOptions(config: ServerConfig): TlsOptions | undefined {
   const tls = config.peerTls;
@@ -77,7 +86,10 @@ export class RaftHost<Result> {
   readonly clusterId: bigint;
   readonly memberId: bigint;
   private readonly dialled = new Set<NodeId>();
+  // Peers known only from the URL they announced on their stream, by id.
+  private readonly announced = new Map<NodeId, string>();
   private readonly stopFollowing: () => void;
+  private readonly logger: ServerLogger;
 
   private constructor(parts: {
     node: RaftNode<Result>;
@@ -86,7 +98,9 @@ export class RaftHost<Result> {
     cluster: ClusterInfo;
     identity: MemberIdentity;
     seedMembers: readonly MemberSpec[];
+    logger: ServerLogger;
   }) {
+    this.logger = parts.logger;
     this.node = parts.node;
     this.transport = parts.transport;
     this.server = parts.server;
@@ -105,11 +119,17 @@ export class RaftHost<Result> {
     const tls = peerTlsOptions(config);
     const listenUrl = new URL(config.listenPeerUrls[0]!);
     let node: RaftNode<Result> | undefined;
+    let host: RaftHost<Result> | undefined;
     const server = await RaftServer.listen(listenUrl.host, {
       clusterId: identity.clusterId,
       selfId: identity.nodeId,
       members: options.seedMembers.map((member) => toNodeId(member.id)),
       onMessage: (message) => node?.step(message),
+      // Every sender of this cluster that was not removed is heard, members or not, as
+      // etcd's peer handlers do: a member cut off while others were added still lists
+      // the old members, and must hear the new leader it does not know yet.
+      admitNonMembers: true,
+      onStreamAdmitted: (id, peerUrl) => host?.learnPeer(id, peerUrl),
       logger: toCoreLogger(logger, 'peer-server'),
       membership: () => ({
         clusterId: identity.clusterId,
@@ -121,6 +141,8 @@ export class RaftHost<Result> {
     const transport = new GrpcTransport({
       clusterId: identity.clusterId,
       selfId: identity.nodeId,
+      // Announced on every stream we open, so that a peer that does not know us yet can answer.
+      selfUrl: config.initialAdvertisePeerUrls[0]!,
       peers: new Map(),
       logger: toCoreLogger(logger, 'peer-transport'),
       ...(tls !== undefined ? { tls } : {}),
@@ -164,13 +186,14 @@ export class RaftHost<Result> {
       ...(options.onFatal !== undefined ? { onFatal: options.onFatal } : {}),
       ...(options.snapshot !== undefined ? { snapshot: options.snapshot } : {}),
     });
-    const host = new RaftHost({
+    host = new RaftHost({
       node,
       transport,
       server,
       cluster,
       identity,
       seedMembers: options.seedMembers,
+      logger,
     });
     node.start();
     // etcd's --initial-election-tick-advance: a (re)starting member has already waited
@@ -211,29 +234,45 @@ export class RaftHost<Result> {
   }
 
   /**
+   * learnPeer is told of every admitted peer stream and the URL its sender announced.
+   * A sender this member's membership does not list yet (a member added while this one
+   * was cut off — possibly the leader) is dialled there, so that this member can answer
+   * it and catch up; the log's membership, once applied, is authoritative.
+   */
+  learnPeer(id: NodeId, peerUrl: string | undefined): void {
+    if (peerUrl === undefined || id === this.nodeId) return;
+    if (this.cluster.isMember(id) || this.cluster.isRemoved(id)) return;
+    if (this.transport.hasPeer(id) && this.announced.get(id) === peerUrl) return;
+    if (!isPeerUrl(peerUrl)) {
+      this.logger.warn({ peer: id, peerUrl }, 'ignoring a peer URL that is not an http(s) URL');
+      return;
+    }
+    this.logger.info(
+      { peer: id, peerUrl },
+      'dialling a peer that the membership known here does not list yet',
+    );
+    this.announced.set(id, peerUrl);
+    this.dial(id, [peerUrl]);
+  }
+
+  /**
    * followMembership makes the transport and the peer server match the membership:
-   * dial every member at its first peer URL, stop dialling non-members, refuse removed
-   * members (telling them so). While this member is behind (its membership does not
-   * include itself), the leader may be a member it does not know yet: then peers are
-   * only added, never dropped, and streams from non-members are admitted.
+   * dial every member at its first peer URL, stop dialling removed members and refuse
+   * their streams (telling them so). Other peers are never dropped: one this member's
+   * membership does not list is a member added since (its view may be behind, and the
+   * leader may be among them) or a seed of a joining member.
    */
   private followMembership(): void {
-    const members = this.cluster.members();
-    for (const id of this.cluster.removedIds()) this.server.markRemoved(toNodeId(id));
-    const current = new Set<NodeId>();
-    for (const member of members) {
-      current.add(member.nodeId);
+    for (const id of this.cluster.removedIds()) {
+      const nodeId = toNodeId(id);
+      this.server.markRemoved(nodeId);
+      if (this.dialled.delete(nodeId)) this.transport.removePeer(nodeId);
+      this.announced.delete(nodeId);
+    }
+    for (const member of this.cluster.members()) {
+      this.announced.delete(member.nodeId);
       this.dial(member.nodeId, member.peerUrls);
     }
-    const behind = this.behind;
-    this.server.setAdmitNonMembers(behind);
-    if (behind) return;
-    for (const nodeId of [...this.dialled]) {
-      if (current.has(nodeId)) continue;
-      this.transport.removePeer(nodeId);
-      this.dialled.delete(nodeId);
-    }
-    this.server.setMembers(current);
   }
 
   /** stop stops the node (failing pending requests), then closes the transport and server. */

@@ -2,7 +2,7 @@ import type { Message, MsgSnap, NodeId } from '@raftkit/core';
 import { EMPTY_DATA } from '@raftkit/core';
 import type { Writer } from 'protobufjs/minimal.js';
 import protobuf from 'protobufjs/minimal.js';
-import { DecodeError } from './errors.js';
+import { DecodeError, EncodeError } from './errors.js';
 import { type PeerMessage, readMessage, writeMessageBody } from './message-codec.js';
 import {
   decoding,
@@ -43,6 +43,12 @@ export interface MessageBatch {
   readonly clusterId: bigint;
   readonly from: NodeId;
   readonly messages: readonly PeerMessage[];
+  /**
+   * peerUrl is the sender's own peer URL, announced on a stream's opening batch so that a
+   * receiver that does not know the sender yet (its view of the membership is behind)
+   * can answer it. Absent on the other batches.
+   */
+  readonly peerUrl?: string;
 }
 
 /** StreamAck is the receiver's answer on a Stream: it admitted the sender. */
@@ -77,7 +83,10 @@ export interface SnapshotResponse {
 const BATCH_CLUSTER_ID = tag(1, VARINT);
 const BATCH_FROM = tag(2, VARINT);
 const BATCH_MESSAGES = tag(3, LENGTH_DELIMITED);
-const BATCH_FIELDS = 3;
+const BATCH_PEER_URL = tag(4, LENGTH_DELIMITED);
+const BATCH_FIELDS = 4;
+/** MAX_PEER_URL_BYTES bounds an announced peer URL; a longer one is malformed. */
+export const MAX_PEER_URL_BYTES = 1024;
 
 const ACK_ACCEPTED = tag(1, VARINT);
 const ACK_NODE_ID = tag(2, VARINT);
@@ -186,7 +195,17 @@ export class BatchWriter {
 export function encodeBatch(batch: MessageBatch): Buffer {
   const writer = new BatchWriter(batch.clusterId, batch.from, Number.POSITIVE_INFINITY);
   for (const message of batch.messages) writer.add(message);
-  return writer.finish();
+  const bytes = writer.finish();
+  if (batch.peerUrl === undefined) return bytes;
+  // Field order does not matter on the wire: the URL follows the messages.
+  const url = Buffer.from(batch.peerUrl, 'utf8');
+  if (url.byteLength > MAX_PEER_URL_BYTES) {
+    throw new EncodeError(`peerUrl is ${url.byteLength} bytes, more than ${MAX_PEER_URL_BYTES}`);
+  }
+  const tail = sharedWriter;
+  tail.pos = 0;
+  writeBytes(tail, BATCH_PEER_URL, url);
+  return Buffer.concat([bytes, finishShared(tail)]);
 }
 
 /** encodeStreamAck serializes a StreamAck. */
@@ -248,10 +267,21 @@ export function decodeBatch(bytes: Uint8Array): MessageBatch {
     const r = newReader(bytes);
     let clusterId = 0n;
     let from = 0;
+    let peerUrl: string | undefined;
     const messages: PeerMessage[] = [];
     while (r.pos < r.len) {
       const fieldTag = r.uint32();
       switch (fieldTag) {
+        case BATCH_PEER_URL: {
+          const url = readBytes(r, 'peerUrl');
+          if (url.byteLength > MAX_PEER_URL_BYTES) {
+            throw new DecodeError(
+              `peerUrl is ${url.byteLength} bytes, more than ${MAX_PEER_URL_BYTES}`,
+            );
+          }
+          peerUrl = Buffer.from(url.buffer, url.byteOffset, url.byteLength).toString('utf8');
+          break;
+        }
         case BATCH_CLUSTER_ID:
           clusterId = readBigUint(r, 'clusterId');
           break;
@@ -266,7 +296,9 @@ export function decodeBatch(bytes: Uint8Array): MessageBatch {
       }
     }
     if (from === 0) throw new DecodeError('batch has no sender (from = 0)');
-    return { clusterId, from, messages };
+    return peerUrl === undefined
+      ? { clusterId, from, messages }
+      : { clusterId, from, messages, peerUrl };
   });
 }
 

@@ -10,7 +10,7 @@ import {
 } from '@raftkit/core';
 import { type BackoffOptions, type Clock, realClock } from '@raftkit/timer';
 import { validClusterId } from './cluster-id.js';
-import type { SnapshotResponse } from './codec.js';
+import { MAX_PEER_URL_BYTES, type SnapshotResponse } from './codec.js';
 import { RpcConfigError, SnapshotTransferError } from './errors.js';
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
@@ -31,6 +31,12 @@ export interface GrpcTransportOptions {
   readonly clusterId: bigint;
   /** selfId is this node's id, the `from` of every batch. */
   readonly selfId: NodeId;
+  /**
+   * selfUrl is this node's own peer URL, announced when a stream opens, so that a peer
+   * whose view of the membership does not list this node yet can answer it (RaftServer's
+   * `onStreamAdmitted`). At most 1024 bytes.
+   */
+  readonly selfUrl?: string;
   /** peers maps every other member to its peer address (`host:port` or `http(s)://host:port`). */
   readonly peers: ReadonlyMap<NodeId, string>;
   /** tls enables TLS (and, with client certificates, mutual TLS); plaintext without it. */
@@ -159,6 +165,12 @@ export class GrpcTransport implements Transport {
         `backoff.maxMs must be an integer ≥ backoff.baseMs (${this.backoff.baseMs}), got ${this.backoff.maxMs}`,
       );
     }
+    if (
+      options.selfUrl !== undefined &&
+      Buffer.byteLength(options.selfUrl, 'utf8') > MAX_PEER_URL_BYTES
+    ) {
+      throw new RpcConfigError(`selfUrl must be at most ${MAX_PEER_URL_BYTES} bytes`);
+    }
     this.credentials = channelCredentials(options.tls);
     this.channelOptions = {
       ...keepaliveChannelOptions(options.keepalive),
@@ -270,6 +282,7 @@ export class GrpcTransport implements Transport {
       new PeerStream(peerId, target, {
         clusterId: this.clusterId,
         selfId: this.selfId,
+        ...(this.options.selfUrl !== undefined ? { selfUrl: this.options.selfUrl } : {}),
         credentials: this.credentials,
         channelOptions: this.channelOptions,
         maxMessageBytes: this.maxMessageBytes,

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger, Message, NodeId } from '@raftkit/core';
 import { type BackoffOptions, backoffDelay, type Clock, type TimerHandle } from '@raftkit/timer';
-import { BatchWriter, decodeStreamAck } from './codec.js';
+import { BatchWriter, decodeStreamAck, encodeBatch } from './codec.js';
 import { REMOVED_METADATA_KEY, STREAM_PATH, serializeRaw } from './grpc-service.js';
 
 /**
@@ -42,6 +42,8 @@ export interface PeerStats {
 export interface PeerStreamConfig {
   readonly clusterId: bigint;
   readonly selfId: NodeId;
+  /** selfUrl is announced on each stream's opening batch (see GrpcTransportOptions.selfUrl). */
+  readonly selfUrl?: string;
   readonly credentials: grpc.ChannelCredentials;
   readonly channelOptions: grpc.ChannelOptions;
   readonly maxMessageBytes: number;
@@ -240,9 +242,16 @@ export class PeerStream {
       this.writable = true;
       this.scheduleFlush();
     });
-    // The opening batch carries no messages, only who we are: the receiver checks
+    // The opening batch carries no messages, only who we are (and where to answer us): the receiver checks
     // cluster id and membership and answers with a StreamAck before anything flows.
-    call.write(this.batch.finish());
+    call.write(
+      encodeBatch({
+        clusterId: this.config.clusterId,
+        from: this.config.selfId,
+        messages: [],
+        ...(this.config.selfUrl !== undefined ? { peerUrl: this.config.selfUrl } : {}),
+      }),
+    );
     // unref: a pending handshake must not keep the process alive on its own.
     this.handshakeTimer = this.config.clock.setTimeout(
       () => {

@@ -31,6 +31,19 @@ export interface RaftServerOptions {
   /** members are the node ids allowed to send; others are refused (PERMISSION_DENIED). */
   readonly members: Iterable<NodeId>;
   /**
+   * admitNonMembers admits every sender of this cluster that was not removed
+   * (`markRemoved`), members or not, as etcd's peer handlers do: a member cut off while
+   * others were added must still hear a leader it does not know yet. Default false
+   * (only `members`); `setAdmitNonMembers` changes it.
+   */
+  readonly admitNonMembers?: boolean;
+  /**
+   * onStreamAdmitted is called when a peer stream is admitted, with the sender's
+   * announced peer URL (GrpcTransportOptions.selfUrl) if it sent one. A receiver that
+   * has no address for the sender can dial it there. A throw is logged.
+   */
+  readonly onStreamAdmitted?: (id: NodeId, peerUrl: string | undefined) => void;
+  /**
    * onMessage receives every admitted peer message, in arrival order per sender; wire
    * it to `RaftNode.step`. It must not block; a throw is logged and the stream goes on.
    */
@@ -124,6 +137,7 @@ export class RaftServer {
     private readonly options: RaftServerOptions,
   ) {
     this.members = new Set(options.members);
+    this.admitNonMembers = options.admitNonMembers === true;
     this.logger = options.logger ?? SILENT_LOGGER;
     this.clock = options.clock ?? realClock;
     this.onSnapshot = options.onSnapshot ?? options.onMessage;
@@ -308,7 +322,19 @@ export class RaftServer {
         this.streams.set(sender, calls);
         calls.add(call);
         call.write(encodeStreamAck({ accepted: true, nodeId: this.options.selfId }));
-        this.logger.info('peer stream admitted', { peer: sender, remote: peer });
+        this.logger.info('peer stream admitted', {
+          peer: sender,
+          remote: peer,
+          ...(this.members.has(sender) ? {} : { member: false, peerUrl: batch.peerUrl }),
+        });
+        try {
+          this.options.onStreamAdmitted?.(sender, batch.peerUrl);
+        } catch (error) {
+          this.logger.error('onStreamAdmitted threw', {
+            peer: sender,
+            error: error instanceof Error ? error.message : String(error),
+          });
+        }
       }
       if (batch.messages.length > 0) this.batches++;
       for (const message of batch.messages) this.deliver(sender, message);

@@ -135,4 +135,19 @@ describe('codec conformance with raft.proto (protobufjs reflection)', () => {
       { numRuns: 300 },
     );
   });
+
+  it('agrees on the peer URL an opening batch announces', () => {
+    fc.assert(
+      fc.property(nodeId, fc.webUrl(), (from, peerUrl) => {
+        const ours = encodeBatch({ clusterId: 7n, from, messages: [], peerUrl });
+        const decoded = BatchType.toObject(BatchType.decode(ours), toObjectOptions);
+        expect(decoded.peerUrl).toBe(peerUrl);
+        const theirs = BatchType.encode(
+          BatchType.fromObject({ clusterId: '7', from, messages: [], peerUrl }),
+        ).finish();
+        expect(decodeBatch(theirs)).toEqual({ clusterId: 7n, from, messages: [], peerUrl });
+      }),
+      { numRuns: 200 },
+    );
+  });
 });

@@ -18,6 +18,7 @@ import {
   encodeStreamAck,
   isPeerMessage,
   MAX_CLUSTER_ID,
+  MAX_PEER_URL_BYTES,
 } from '../src/index.js';
 import {
   bytes,
@@ -130,6 +131,34 @@ describe('codec round trip', () => {
 
   it('writes nothing for default fields (proto3) and is compact for a heartbeat', () => {
     expect(encodeMessage(heartbeat(1, 2)).byteLength).toBe(8);
+  });
+});
+
+describe('the peer URL of an opening batch', () => {
+  it('round-trips, and is absent from batches that do not carry it', () => {
+    const opening = { clusterId: 9n, from: 3, messages: [], peerUrl: 'https://10.0.0.3:2380' };
+    expect(decodeBatch(encodeBatch(opening))).toEqual(opening);
+    const plain = decodeBatch(encodeBatch({ clusterId: 9n, from: 3, messages: [heartbeat(3, 1)] }));
+    expect(plain).not.toHaveProperty('peerUrl');
+  });
+
+  it(`refuses a URL longer than ${MAX_PEER_URL_BYTES} bytes on both sides`, () => {
+    const long = `http://${'a'.repeat(MAX_PEER_URL_BYTES)}:1`;
+    expect(() => encodeBatch({ clusterId: 1n, from: 1, messages: [], peerUrl: long })).toThrow(
+      EncodeError,
+    );
+    const writer = protobuf.Writer.create();
+    writer.uint32(0x08).uint32(1).uint32(0x10).uint32(1);
+    writer.uint32((4 << 3) | 2).string(long);
+    expect(() => decodeBatch(writer.finish())).toThrow(/peerUrl is \d+ bytes/);
+    // A peer_url sent with the wrong wire type is malformed too.
+    const wrongType = protobuf.Writer.create();
+    wrongType
+      .uint32(0x10)
+      .uint32(1)
+      .uint32((4 << 3) | 0)
+      .uint32(5);
+    expect(() => decodeBatch(wrongType.finish())).toThrow(DecodeError);
   });
 });
 

@@ -105,6 +105,41 @@ describe('a removed member', () => {
     expect(received.length).toBe(1);
   });
 
+  it('the admitNonMembers option admits unknown senders, and onStreamAdmitted gets their announced URL', async () => {
+    const admitted: [number, string | undefined][] = [];
+    const { server, received } = await fixture.server(2, {
+      members: [2],
+      admitNonMembers: true,
+      onStreamAdmitted: (id, peerUrl) => admitted.push([id, peerUrl]),
+    });
+    const { transport } = fixture.transport(
+      7,
+      { 2: address(server) },
+      { selfUrl: 'http://127.0.0.1:12380' },
+    );
+    transport.send([heartbeat(7, 2)]);
+    await waitFor(() => received.length === 1, 5_000, 'admitted non-member');
+    expect(admitted).toEqual([[7, 'http://127.0.0.1:12380']]);
+    expect(server.isMember(7)).toBe(false);
+    // A sender that announces nothing is admitted all the same.
+    const quiet = fixture.transport(8, { 2: address(server) });
+    quiet.transport.send([heartbeat(8, 2)]);
+    await waitFor(() => received.length === 2, 5_000, 'second sender');
+    expect(admitted[1]).toEqual([8, undefined]);
+  });
+
+  it('a throwing onStreamAdmitted is logged and the stream goes on', async () => {
+    const { server, received, logger } = await fixture.server(2, {
+      onStreamAdmitted: () => {
+        throw new Error('boom');
+      },
+    });
+    const { transport } = fixture.transport(1, { 2: address(server) }, { selfUrl: 'http://x:1' });
+    transport.send([heartbeat(1, 2)]);
+    await waitFor(() => received.length === 1, 5_000, 'delivery');
+    expect(logger.text()).toMatch(/onStreamAdmitted threw/);
+  });
+
   it('a plain non-member refusal does not report removal', async () => {
     const { server } = await fixture.server(2, { members: [2, 3] });
     const removedBy: number[] = [];

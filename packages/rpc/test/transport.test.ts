@@ -289,6 +289,9 @@ describe('GrpcTransport + RaftServer', () => {
     expect(() => new GrpcTransport({ ...base, maxMessageBytes: 1 << 20 })).toThrow(
       /snapshotChunkBytes/,
     );
+    expect(() => new GrpcTransport({ ...base, selfUrl: `http://${'h'.repeat(1100)}:1` })).toThrow(
+      /selfUrl must be at most 1024 bytes/,
+    );
   });
 });
 

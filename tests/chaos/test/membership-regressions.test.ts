@@ -2,10 +2,12 @@
 // seeded chaos run that found it, and as a deterministic reproduction built from the
 // suite's own pieces (cluster, proxies, Cluster API client).
 //
-// Both are fixed in kv-server: (1) a store with a saved term but no snapshot and no log
+// All are fixed in kv-server: (1) a store with a saved term but no snapshot and no log
 // is a joiner still waiting for its snapshot, not an old data dir; (2) a member whose
-// membership does not include itself admits streams from members it does not know and
-// asks the others for their addresses until the leader's entries bring it up to date.
+// membership does not include itself asks the others for their addresses until the
+// leader's entries bring it up to date; (3) every sender of the cluster that was not
+// removed is admitted, and announces its peer URL, so a member whose membership is
+// behind can hear and answer a leader it does not know.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -180,43 +182,106 @@ describe('kv-server membership regressions', () => {
     );
   });
 
+  // Bug 3, found by the rerun of seed 104 (CI run of 2026-11-25 11:22): a voter cut off
+  // while the leader moved and members came and went never caught up. Its membership
+  // still listed the removed leader and not the member leading now, so its peer server
+  // refused the new leader's streams and snapshots ("node … is not a member"), and it had
+  // no address to answer at. Now every sender of the cluster that was not removed is
+  // admitted (as etcd's peer handlers do), and each stream announces its sender's peer
+  // URL, which a member dials when its membership does not list the sender yet.
+  it('a voter cut off while the leader moved and members came and went catches up', {
+    timeout: 180_000,
+  }, async () => {
+    const t = await startCluster();
+    const oldLeader = t.leader;
+    const [follower, other] = ['n1', 'n2', 'n3'].filter((name) => name !== oldLeader) as [
+      string,
+      string,
+    ];
+    await waitFor(
+      'every member to catch up',
+      async () => {
+        const ready = await Promise.all(
+          [follower, other].map((name) => caughtUp(t, name, oldLeader)),
+        );
+        return ready.every(Boolean);
+      },
+      60_000,
+    );
+    t.network.isolate(follower);
+    const n4 = await add(t, oldLeader, 'n4', false);
+    await joinMember(t.cluster, t.network, n4.spec, 'voter', n4.id, n4.members);
+    t.network.cutBetween(follower, 'n4');
+    await waitFor('n4 to catch up', () => caughtUp(t, 'n4', oldLeader), 60_000);
+    await waitFor(
+      'leadership to move to n4',
+      async () => {
+        const leader = await t.cluster.leader(1000);
+        if (leader === 'n4') return true;
+        if (leader !== undefined) {
+          await t.cluster
+            .endpoint(leader)
+            .moveLeader(n4.id, 5000)
+            .catch(() => undefined);
+        }
+        return (await t.cluster.leader(1000)) === 'n4';
+      },
+      60_000,
+    );
+    const idOf = async (name: string): Promise<bigint> => {
+      const id = (await t.cluster.endpoint(name).status(5000)).header?.memberId;
+      if (id === undefined) throw new Error(`no member id from ${name}`);
+      return id;
+    };
+    const [oldLeaderId, followerId, otherId] = await Promise.all(
+      [oldLeader, follower, other].map(idOf),
+    );
+    await t.cluster.endpoint('n4').memberRemove(oldLeaderId, 10_000);
+    expect(await t.cluster.waitForExit(oldLeader, 30_000)).toBe(true);
+    // The follower knows n1..n3 only: one of them removed, the leader n4 not at all.
+    t.network.heal();
+    await waitFor(
+      `${follower} to catch up with the leader n4`,
+      async () => {
+        if (t.cluster.stateOf(follower) === 'down') throw new Error(`${follower} exited`);
+        return caughtUp(t, follower, 'n4');
+      },
+      60_000,
+    );
+    const list = await t.cluster.endpoint(follower).memberList(5000);
+    expect(list.members.map((m) => m.ID).sort()).toEqual([n4.id, followerId, otherId].sort());
+    expect(logOf(t, follower)).toMatch(
+      /dialling a peer that the membership known here does not list yet/,
+    );
+  });
+
   // The seeded runs that found them (timing-dependent: a seed fixes the schedules, not
   // the machine's speed, so a rerun may take another path; the tests above are exact).
   for (const [bug, seed] of [
     ['1 (joiner killed before its snapshot)', 101],
-    ['2 (joiner on a snapshot older than the leader)', 104],
+    [
+      '2 (joiner on a snapshot older than the leader) and bug 3 (voter cut off while the leader changed)',
+      104,
+    ],
   ] as const) {
-    // OPEN BUG (seed 104, CI run of 2026-11-25 11:22): a voter that missed several
-    // membership changes while cut off (it still lists two removed members and none of
-    // the two added since) refuses the streams of the members it does not know — the
-    // new leader among them — and does not know their addresses, so it never catches up
-    // (no safety violation: linearizable, nothing lost). The fix is to admit every
-    // non-removed sender of the cluster (as etcd's pipeline handler does) and to let a
-    // sender announce its peer URL on the stream. Until then this rerun only runs with
-    // CHAOS_RUN_OPEN_BUGS=1; seed 101's rerun and both exact reproductions run always.
-    const runs = seed === 104 && process.env.CHAOS_RUN_OPEN_BUGS !== '1' ? it.skip : it;
-    runs(
-      `finds nothing with seed ${seed}, which found bug ${bug}`,
-      {
-        timeout: 420_000,
-      },
-      async () => {
-        const resultsDir = mkdtempSync(join(tmpdir(), 'raftkit-chaos-regression-'));
-        const report = await runChaos({
-          timeSec: 60,
-          seed,
-          nodes: 3,
-          nemeses: [...NEMESES],
-          membership: [...MEMBERSHIP_OPS],
-          target: 'raftkit',
-          resultsDir,
-        });
-        console.log(summaryLine(report));
-        expect(report.membership?.violations).toEqual([]);
-        expect(report.violations).toBe(0);
-        expect(report.linearizability).toBe('ok');
-        rmSync(resultsDir, { recursive: true, force: true });
-      },
-    );
+    it(`finds nothing with seed ${seed}, which found bug ${bug}`, {
+      timeout: 420_000,
+    }, async () => {
+      const resultsDir = mkdtempSync(join(tmpdir(), 'raftkit-chaos-regression-'));
+      const report = await runChaos({
+        timeSec: 60,
+        seed,
+        nodes: 3,
+        nemeses: [...NEMESES],
+        membership: [...MEMBERSHIP_OPS],
+        target: 'raftkit',
+        resultsDir,
+      });
+      console.log(summaryLine(report));
+      expect(report.membership?.violations).toEqual([]);
+      expect(report.violations).toBe(0);
+      expect(report.linearizability).toBe('ok');
+      rmSync(resultsDir, { recursive: true, force: true });
+    });
   }
 });
