@@ -1,4 +1,4 @@
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import {
   type ClusterInfo,
   type ClusterMember,
@@ -15,6 +15,7 @@ import { ETCD_ERRORS, type EtcdServiceError, toEtcdError } from './etcd-errors.j
 import type { HeaderSource } from './etcd-mapping.js';
 import { encodeKvCommand } from './kv-command.js';
 import type { KvResult } from './kv-state-machine.js';
+import { LeaderClients } from './leader-forward.js';
 
 /** MAX_LEARNERS is etcd's limit on learners in a cluster. */
 export const MAX_LEARNERS = 1;
@@ -44,8 +45,8 @@ export interface MembershipDeps {
   readonly waitForLeader: (nodeId: NodeId, timeoutMs: number) => Promise<boolean>;
   /** electionTimeoutMs bounds a leadership transfer (etcd waits about this long too). */
   readonly electionTimeoutMs: number;
-  /** clientCredentials are used to forward a MemberPromote to the leader's client URL. */
-  readonly clientCredentials: () => grpc.ChannelCredentials;
+  /** leader reaches the leader's client API, to forward a MemberPromote to it. */
+  readonly leader: LeaderClients;
 }
 
 class EtcdFailure extends Error {
@@ -74,10 +75,10 @@ function memberContext(member: pb.Member): Uint8Array {
 
 /** unary adapts an async handler to grpc-js, answering failures with etcd's statuses. */
 function unary<Request, Response>(
-  handler: (request: Request) => Promise<Response>,
+  handler: (request: Request, call: grpc.ServerUnaryCall<Request, Response>) => Promise<Response>,
 ): (call: grpc.ServerUnaryCall<Request, Response>, callback: grpc.sendUnaryData<Response>) => void {
   return (call, callback) => {
-    handler(call.request).then(
+    handler(call.request, call).then(
       (response) => callback(null, response),
       (error: unknown) => {
         const status = error instanceof EtcdFailure ? error.status : toEtcdError(error);
@@ -115,7 +116,9 @@ export class Membership {
       memberAdd: unary((request: pb.MemberAddRequest) => this.add(request)),
       memberRemove: unary((request: pb.MemberRemoveRequest) => this.remove(request)),
       memberUpdate: unary((request: pb.MemberUpdateRequest) => this.update(request)),
-      memberPromote: unary((request: pb.MemberPromoteRequest) => this.promote(request)),
+      memberPromote: unary((request: pb.MemberPromoteRequest, call) =>
+        this.promote(request, LeaderClients.isForwarded(call.metadata)),
+      ),
     };
   }
 
@@ -246,12 +249,15 @@ export class Membership {
     return { header: this.header(), members: this.members };
   }
 
-  async promote(request: pb.MemberPromoteRequest): Promise<pb.MemberPromoteResponse> {
+  async promote(
+    request: pb.MemberPromoteRequest,
+    forwarded = false,
+  ): Promise<pb.MemberPromoteResponse> {
     const id = request.ID ?? 0n;
     const member = this.deps.cluster.member(id);
     if (member === undefined) return fail(ETCD_ERRORS.memberNotFound);
     if (!member.isLearner) return fail(ETCD_ERRORS.memberNotLearner);
-    if (!this.deps.node.isLeader()) return this.forwardPromote(request);
+    if (!this.deps.node.isLeader()) return this.forwardPromote(request, forwarded);
     // etcd's isLearnerReady: the learner's log has reached 90 % of the leader's.
     const progress = this.deps.node.status().progress;
     const leaderMatch = progress?.get(this.deps.nodeId)?.match ?? 0;
@@ -266,38 +272,22 @@ export class Membership {
   }
 
   /** forwardPromote sends a MemberPromote to the leader, which alone knows the learner's progress. */
-  private forwardPromote(request: pb.MemberPromoteRequest): Promise<pb.MemberPromoteResponse> {
-    const leader = this.deps.cluster.leader();
-    const url = leader?.clientUrls[0];
-    if (leader === undefined || url === undefined)
-      return Promise.reject(fail(ETCD_ERRORS.noLeader));
-    const { host } = new URL(url);
-    const Client = grpc.makeGenericClientConstructor(CLUSTER_SERVICE, 'Cluster');
-    const client = new Client(host, this.deps.clientCredentials());
-    return new Promise<pb.MemberPromoteResponse>((resolve, reject) => {
-      client.makeUnaryRequest(
-        CLUSTER_SERVICE.memberPromote.path,
-        CLUSTER_SERVICE.memberPromote.requestSerialize,
-        CLUSTER_SERVICE.memberPromote.responseDeserialize,
+  private async forwardPromote(
+    request: pb.MemberPromoteRequest,
+    forwarded: boolean,
+  ): Promise<pb.MemberPromoteResponse> {
+    // A promote forwarded here by a member that took this one for the leader goes no further.
+    if (forwarded) return fail(ETCD_ERRORS.leaderChanged);
+    try {
+      return await this.deps.leader.unary(
+        CLUSTER_SERVICE.memberPromote,
         { ID: request.ID ?? 0n },
-        new grpc.Metadata(),
-        { deadline: Date.now() + 5 * this.deps.electionTimeoutMs },
-        (error, response) => {
-          client.close();
-          if (error || response === undefined) {
-            reject(
-              new EtcdFailure(
-                error !== null && error !== undefined
-                  ? { code: error.code, details: error.details }
-                  : ETCD_ERRORS.timeout,
-              ),
-            );
-          } else {
-            resolve(response as pb.MemberPromoteResponse);
-          }
-        },
+        5 * this.deps.electionTimeoutMs,
+        ETCD_ERRORS.noLeader,
       );
-    });
+    } catch (error) {
+      throw new EtcdFailure(error as EtcdServiceError);
+    }
   }
 
   async moveLeader(request: pb.MoveLeaderRequest): Promise<pb.MoveLeaderResponse> {

@@ -8,6 +8,7 @@ import {
   ProposalTimeoutError,
   ReadIndexError,
 } from '@raftkit/core';
+import { LeaseError } from './lease/lease-table.js';
 import { MvccError } from './mvcc/index.js';
 
 /** EtcdServiceError is a gRPC status with etcd's message, as etcd's `rpctypes` sends it. */
@@ -65,6 +66,9 @@ export const ETCD_ERRORS = {
     details: 'raftkit: another membership change is in progress; retry when it is done',
   },
   unhealthy: { code: status.UNAVAILABLE, details: 'etcdserver: unhealthy cluster' },
+  leaseNotFound: { code: status.NOT_FOUND, details: 'etcdserver: requested lease not found' },
+  leaseExist: { code: status.FAILED_PRECONDITION, details: 'etcdserver: lease already exists' },
+  leaseTtlTooLarge: { code: status.OUT_OF_RANGE, details: 'etcdserver: too large lease TTL' },
   badRequestId: {
     code: status.INVALID_ARGUMENT,
     details: 'raftkit: raftkit-request-id is longer than 128 bytes',
@@ -74,6 +78,16 @@ export const ETCD_ERRORS = {
 /** toEtcdError maps anything a request can fail with to etcd's status and message. */
 export function toEtcdError(error: unknown): EtcdServiceError {
   if (error instanceof MvccError) return { code: error.grpcCode as status, details: error.message };
+  if (error instanceof LeaseError) {
+    switch (error.reason) {
+      case 'notFound':
+        return ETCD_ERRORS.leaseNotFound;
+      case 'exists':
+        return ETCD_ERRORS.leaseExist;
+      default:
+        return ETCD_ERRORS.leaseTtlTooLarge;
+    }
+  }
   if (error instanceof ProposalDroppedError) {
     switch (error.reason) {
       case 'noLeader':

@@ -3,12 +3,16 @@
  * protobuf bytes the client sent — no decode/re-encode on the proposing side — behind
  * a two-field header:
  *
- *   byte 0     kind (1 Put, 2 DeleteRange, 3 Txn, 4 Compaction, 5 Publish, 6 MemberUpdate)
+ *   byte 0     kind (1 Put, 2 DeleteRange, 3 Txn, 4 Compaction, 5 Publish, 6 MemberUpdate,
+ *              7 LeaseGrant, 8 LeaseRevoke)
  *   varint     length of the request id (0: none), then its UTF-8 bytes
  *   rest       the etcd request message (PutRequest, DeleteRangeRequest, TxnRequest,
  *              CompactionRequest), protobuf-encoded; for Publish an etcd `Member`
  *              (a member announcing its name and client URLs, as etcd's publish does);
- *              for MemberUpdate an etcd `Member` with the id and the new peer URLs
+ *              for MemberUpdate an etcd `Member` with the id and the new peer URLs; for
+ *              LeaseGrant a LeaseGrantRequest with the id and TTL the proposer chose (a
+ *              non-zero id, the TTL raised to the minimum), for LeaseRevoke a
+ *              LeaseRevokeRequest
  *
  * The request id is raftkit's exactly-once key (`raftkit-request-id` gRPC metadata):
  * a write retried with the same id is applied once and answered with the first result.
@@ -19,7 +23,9 @@ export type KvCommandKind =
   | 'txn'
   | 'compaction'
   | 'publish'
-  | 'memberUpdate';
+  | 'memberUpdate'
+  | 'leaseGrant'
+  | 'leaseRevoke';
 
 const KIND_CODES: Record<KvCommandKind, number> = {
   put: 1,
@@ -28,6 +34,8 @@ const KIND_CODES: Record<KvCommandKind, number> = {
   compaction: 4,
   publish: 5,
   memberUpdate: 6,
+  leaseGrant: 7,
+  leaseRevoke: 8,
 };
 const KIND_NAMES: Record<number, KvCommandKind> = Object.fromEntries(
   Object.entries(KIND_CODES).map(([name, code]) => [code, name as KvCommandKind]),

@@ -11,6 +11,7 @@ import type * as pb from '@raftkit/rpc/etcd';
 import {
   CLUSTER_SERVICE,
   encodeEtcdMessage,
+  LEASE_SERVICE,
   MAINTENANCE_SERVICE,
   WATCH_SERVICE,
 } from '@raftkit/rpc/etcd';
@@ -23,7 +24,10 @@ import type { HeaderSource } from './etcd-mapping.js';
 import { encodeKvCommand } from './kv-command.js';
 import { createKvService, kvServiceDefinition, withServerHeader } from './kv-service.js';
 import { type KvResult, KvStateMachine } from './kv-state-machine.js';
+import { LeaderClients } from './leader-forward.js';
 import { LeaderWait } from './leader-wait.js';
+import { LeaseClock } from './lease/lease-clock.js';
+import { createLeaseService, minLeaseTtl } from './lease/lease-service.js';
 import type { ServerLogger } from './logger.js';
 import {
   discoverJoin,
@@ -56,6 +60,8 @@ export class KvServer {
   private leaderWait: LeaderWait | undefined;
   private compactor: Compactor | undefined;
   private membership: Membership | undefined;
+  private leaseClock: LeaseClock | undefined;
+  private leaderClients: LeaderClients | undefined;
   private readonly watchHub = new WatchHub({ store: () => this.stateMachine.store });
   clientPorts: number[] = [];
 
@@ -195,6 +201,46 @@ export class KvServer {
         SERVER_VERSION,
       ),
     );
+    this.leaderClients = new LeaderClients(
+      () => this.host.cluster.leader()?.clientUrls[0],
+      () => forwardingCredentials(this.config),
+    );
+    this.leaseClock = new LeaseClock({
+      table: this.stateMachine.leases,
+      extendMs: this.config.electionTimeoutMs,
+      revoke: (id) =>
+        node.propose(
+          encodeKvCommand(
+            'leaseRevoke',
+            undefined,
+            encodeEtcdMessage('LeaseRevokeRequest', { ID: id }),
+          ),
+        ),
+      onError: (id, error) =>
+        this.logger.debug(
+          { lease: id.toString(16), error: String(error) },
+          'lease revocation failed; retrying',
+        ),
+    });
+    // The member may have become leader before this server object existed.
+    if (node.isLeader()) this.leaseClock.promote();
+    server.addService(
+      LEASE_SERVICE,
+      withServerHeader(
+        createLeaseService({
+          node,
+          table: this.stateMachine.leases,
+          clock: this.leaseClock,
+          header: this.header,
+          revision: () => this.stateMachine.store.revision,
+          minTtl: minLeaseTtl(this.config.electionTicks, this.config.tickIntervalMs),
+          leader: this.leaderClients,
+          forwardTimeoutMs: 5 * this.config.electionTimeoutMs,
+          leaderWait: this.leaderWait,
+        }),
+        SERVER_VERSION,
+      ),
+    );
     this.membership = new Membership({
       node,
       cluster: this.host.cluster,
@@ -206,7 +252,7 @@ export class KvServer {
       isPeerConnected: (id) => this.host.transport.peerStats(id)?.state === 'ready',
       waitForLeader: (id, timeoutMs) => this.waitForLeader(id, timeoutMs),
       electionTimeoutMs: this.config.electionTimeoutMs,
-      clientCredentials: () => forwardingCredentials(this.config),
+      leader: this.leaderClients,
     });
     server.addService(CLUSTER_SERVICE, this.membership.service());
     const watch = { hub: this.watchHub, header: this.header, version: SERVER_VERSION };
@@ -289,6 +335,8 @@ export class KvServer {
     if (softState.leader !== NONE) this.metrics.leaderChanges.inc();
     this.logger.info({ leader: softState.leader, role: softState.role }, 'raft role changed');
     if (softState.leader !== NONE && !this.published) this.publish();
+    if (softState.role === 'leader') this.leaseClock?.promote();
+    else this.leaseClock?.demote();
     this.leaderWait?.notify();
     for (const waiter of [...this.leaderWaiters]) waiter();
   }
@@ -434,6 +482,8 @@ export class KvServer {
       this.metricsTicker.stop();
       if (this.behindTimer !== undefined) realClock.clearTimeout(this.behindTimer);
       this.compactor?.stop();
+      this.leaseClock?.close();
+      this.leaderClients?.close();
       // Requests waiting for a leader go on (and fail fast) rather than hold the shutdown.
       this.leaderWait?.close();
       this.watchHub.close(); // watch streams end (clients resume elsewhere)

@@ -4,6 +4,7 @@ import type * as pb from '@raftkit/rpc/etcd';
 import { decodeWith, encodeWith, etcdType } from '@raftkit/rpc/etcd';
 import { toMvccDelete, toMvccPut, toMvccTxn } from './etcd-mapping.js';
 import { decodeKvCommand } from './kv-command.js';
+import { LeaseError, LeaseTable, MAX_LEASE_TTL } from './lease/lease-table.js';
 import * as mvcc from './mvcc/index.js';
 
 /** KvResult is what applying one log entry produced, handed to the proposer. */
@@ -14,12 +15,20 @@ export type KvResult =
   | { readonly kind: 'compaction'; readonly response: mvcc.CompactResponse }
   | { readonly kind: 'publish' }
   | { readonly kind: 'memberUpdate'; readonly error?: MembershipError }
+  | {
+      readonly kind: 'leaseGrant';
+      readonly id: bigint;
+      readonly ttl: number;
+      readonly revision: number;
+    }
+  /** revision: the store revision after the lease's keys were deleted. */
+  | { readonly kind: 'leaseRevoke'; readonly revision: number }
   /**
    * A retried write whose first result was applied before the snapshot this member
    * restored from: it was applied once, at `revision`; the details are not kept.
    */
   | { readonly kind: 'duplicate'; readonly revision: number }
-  | { readonly kind: 'error'; readonly error: mvcc.MvccError }
+  | { readonly kind: 'error'; readonly error: mvcc.MvccError | LeaseError }
   | { readonly kind: 'ignored' };
 
 // Reflected types, looked up once (the lookup is a string-keyed search).
@@ -28,8 +37,11 @@ const DELETE_RANGE_REQUEST = etcdType('DeleteRangeRequest');
 const TXN_REQUEST = etcdType('TxnRequest');
 const COMPACTION_REQUEST = etcdType('CompactionRequest');
 const MEMBER = etcdType('Member');
+const LEASE_GRANT_REQUEST = etcdType('LeaseGrantRequest');
+const LEASE_REVOKE_REQUEST = etcdType('LeaseRevokeRequest');
 
-const SNAPSHOT_VERSION = 2;
+/** SNAPSHOT_VERSION: 3 added the leases; images of version 2 (no leases) still restore. */
+const SNAPSHOT_VERSION = 3;
 const encoder = new TextEncoder();
 
 function u32(value: number): Uint8Array {
@@ -47,15 +59,18 @@ function resultRevision(result: KvResult): number {
     case 'compaction':
       return result.response.revision;
     case 'duplicate':
+    case 'leaseGrant':
+    case 'leaseRevoke':
       return result.revision;
     default:
       return 0;
   }
 }
 
-/** withoutLeases makes a store refuse every lease id: raftkit grants no leases yet. */
-function withoutLeases(store: mvcc.MvccStore): mvcc.MvccStore {
-  store.leaseExists = () => false;
+/** withLeases wires a store to the lease table: puts check leases, attachments follow. */
+function withLeases(store: mvcc.MvccStore, leases: LeaseTable): mvcc.MvccStore {
+  store.leaseExists = (id) => leases.has(id);
+  store.onLeaseChange = (changes) => leases.applyChanges(changes);
   return store;
 }
 
@@ -70,6 +85,7 @@ interface PinnedState {
   readonly members: readonly Uint8Array[];
   readonly removed: readonly bigint[];
   readonly results: readonly (readonly [string, number])[];
+  readonly leases: readonly (readonly [bigint, number])[];
 }
 
 /** DEDUP_WINDOW is how many recent request ids the state machine remembers. */
@@ -98,14 +114,17 @@ export interface KvStateMachineOptions {
  * a retried write (same `raftkit-request-id`) is applied once and answered with the
  * first result — deterministic on every replica because it depends only on the log.
  *
- * It also keeps the cluster's membership (a ClusterInfo): members added, promoted and
+ * It also keeps the leases (a LeaseTable: ids, TTLs, attached keys) and the cluster's
+ * membership (a ClusterInfo): members added, promoted and
  * removed by configuration changes (whose context is an etcd `Member`), peer URLs
  * changed by MemberUpdate commands, names and client URLs published by the members
  * themselves. The membership is part of every snapshot, so it is exactly the
  * membership of the applied log prefix on every replica.
  */
 export class KvStateMachine implements StateMachine<KvResult> {
-  store = withoutLeases(new mvcc.MvccStore());
+  /** leases are the granted leases and their keys (replicated; expiry is the leader's). */
+  readonly leases = new LeaseTable();
+  store = withLeases(new mvcc.MvccStore(), this.leases);
   readonly cluster: ClusterInfo;
   private readonly results = new Map<string, KvResult>();
   private awaitingSnapshot: boolean;
@@ -203,8 +222,9 @@ export class KvStateMachine implements StateMachine<KvResult> {
 
   /**
    * snapshot is the state machine's image: the MVCC store, the membership (members and
-   * removed ids) and the recent request ids (with the revision each was applied at), in
-   * a versioned binary format (`RKSM`, version 2).
+   * removed ids), the recent request ids (with the revision each was applied at) and the
+   * leases (id and TTL; their keys are found again in the store), in a versioned binary
+   * format (`RKSM`, version 3).
    */
   snapshot(): Uint8Array {
     return this.assemble(this.store.serialize(), this.pinOthers());
@@ -249,6 +269,7 @@ export class KvStateMachine implements StateMachine<KvResult> {
       ),
       removed: this.cluster.removedIds(),
       results: [...this.results].map(([id, result]) => [id, resultRevision(result)] as const),
+      leases: this.leases.entries(),
     };
   }
 
@@ -274,6 +295,14 @@ export class KvStateMachine implements StateMachine<KvResult> {
       putBlock(encoder.encode(id));
       parts.push(u32(revision));
     }
+    parts.push(u32(pinned.leases.length));
+    for (const [id, ttl] of pinned.leases) {
+      const bytes = new Uint8Array(16);
+      const view = new DataView(bytes.buffer);
+      view.setBigInt64(0, id);
+      view.setBigInt64(8, BigInt(ttl));
+      parts.push(bytes);
+    }
     let length = 0;
     for (const part of parts) length += part.length;
     const out = new Uint8Array(length);
@@ -297,7 +326,10 @@ export class KvStateMachine implements StateMachine<KvResult> {
     ) {
       throw new mvcc.MvccError('ErrCorruptSnapshot');
     }
-    if (data[4] !== SNAPSHOT_VERSION) throw new mvcc.MvccError('ErrCorruptSnapshot');
+    const version = data[4];
+    if (version !== SNAPSHOT_VERSION && version !== 2) {
+      throw new mvcc.MvccError('ErrCorruptSnapshot');
+    }
     const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
     let offset = 5;
     const readU32 = () => {
@@ -336,6 +368,16 @@ export class KvStateMachine implements StateMachine<KvResult> {
       const id = new TextDecoder().decode(readBlock());
       results.set(id, { kind: 'duplicate', revision: readU32() });
     }
+    const leases: [bigint, number][] = [];
+    if (version >= 3) {
+      for (let count = readU32(); count > 0; count--) {
+        if (offset + 16 > data.length) throw new mvcc.MvccError('ErrCorruptSnapshot');
+        const ttl = view.getBigInt64(offset + 8);
+        if (ttl < 1n || ttl > BigInt(MAX_LEASE_TTL)) throw new mvcc.MvccError('ErrCorruptSnapshot');
+        leases.push([view.getBigInt64(offset), Number(ttl)]);
+        offset += 16;
+      }
+    }
     if (offset !== data.length) throw new mvcc.MvccError('ErrCorruptSnapshot');
     try {
       this.cluster.reset(members, removed);
@@ -343,7 +385,8 @@ export class KvStateMachine implements StateMachine<KvResult> {
       throw new mvcc.MvccError('ErrCorruptSnapshot');
     }
     store.onCommit = this.store.onCommit; // watchers move to the new store (watch-hub.ts)
-    this.store = withoutLeases(store);
+    this.store = withLeases(store, this.leases);
+    this.leases.reset(leases, (fn) => store.forEachLeasedKey(fn));
     store.onCommit?.(store.revision, []); // ...and hear of the replacement
     this.awaitingSnapshot = false;
     this.results.clear();
@@ -388,6 +431,25 @@ export class KvStateMachine implements StateMachine<KvResult> {
           }
           return { kind };
         }
+        case 'leaseGrant': {
+          const grant = decodeWith<pb.LeaseGrantRequest>(LEASE_GRANT_REQUEST, request);
+          const id = grant.ID ?? 0n;
+          const ttl = grant.TTL ?? 0n;
+          // The proposer chose a non-zero id and a TTL of at least the minimum.
+          if (id === 0n || ttl < 1n) return { kind: 'ignored' };
+          if (ttl > BigInt(MAX_LEASE_TTL)) throw new LeaseError('ttlTooLarge');
+          this.leases.grant(id, Number(ttl));
+          return { kind, id, ttl: Number(ttl), revision: this.store.revision };
+        }
+        case 'leaseRevoke': {
+          const revoke = decodeWith<pb.LeaseRevokeRequest>(LEASE_REVOKE_REQUEST, request);
+          const lease = this.leases.get(revoke.ID ?? 0n);
+          if (lease === undefined) throw new LeaseError('notFound');
+          // The keys go in one write txn (one revision), then the lease (etcd's Revoke).
+          const revision = this.store.deleteKeys([...lease.keys].map(mvcc.keyStringToBytes));
+          this.leases.revoke(lease.id);
+          return { kind, revision };
+        }
         case 'memberUpdate': {
           const member = decodeWith<pb.Member>(MEMBER, request);
           try {
@@ -402,7 +464,9 @@ export class KvStateMachine implements StateMachine<KvResult> {
           return { kind: 'ignored' };
       }
     } catch (error) {
-      if (error instanceof mvcc.MvccError) return { kind: 'error', error };
+      if (error instanceof mvcc.MvccError || error instanceof LeaseError) {
+        return { kind: 'error', error };
+      }
       // A command that cannot even be decoded was refused by no one: it is skipped the
       // same way on every replica, so the state machines stay identical.
       return { kind: 'ignored' };

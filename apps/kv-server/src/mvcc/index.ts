@@ -22,6 +22,7 @@ export {
   type DeleteRangeRequest,
   type DeleteRangeResponse,
   type KeyValue,
+  type LeaseChange,
   type PutRequest,
   type PutResponse,
   type RangeRequest,

@@ -59,6 +59,13 @@ export class KeyIndex {
     });
   }
 
+  /** liveLease is the lease of the key's latest put while the key is alive, else undefined. */
+  liveLease(): bigint | undefined {
+    const last = this.generations[this.generations.length - 1];
+    if (last === undefined || last.tombstone !== 0) return undefined;
+    return last.revs[last.revs.length - 1]?.lease;
+  }
+
   /** tombstone records a delete at revision `rev`; false if the key is not alive. */
   tombstone(rev: number): boolean {
     const last = this.generations[this.generations.length - 1];

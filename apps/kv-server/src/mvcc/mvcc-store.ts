@@ -21,6 +21,7 @@ import type {
   DeleteRangeRequest,
   DeleteRangeResponse,
   KeyValue,
+  LeaseChange,
   PutRequest,
   PutResponse,
   RangeRequest,
@@ -62,6 +63,11 @@ export class MvccStore {
   leaseExists: (lease: bigint) => boolean = () => true;
   /** onCommit, when set, hears every committed write txn's changes (kv-server's watchers). */
   onCommit: CommitListener | undefined;
+  /**
+   * onLeaseChange, when set, hears the lease changes of every committed write txn, in
+   * order (kv-server's lease table keeps each lease's keys with it).
+   */
+  onLeaseChange: ((changes: readonly LeaseChange[]) => void) | undefined;
   private index: TreeIndex;
   private currentRev: number;
   private compactRev: number;
@@ -103,6 +109,7 @@ export class MvccStore {
     // or makes exactly one change.
     const w = new WriteTxn(this.index, this.currentRev, this.compactRev, this.leaseExists);
     if (this.onCommit !== undefined) w.events = [];
+    if (this.onLeaseChange !== undefined) w.leaseChanges = [];
     let response: PutResponse;
     try {
       response = w.put(req);
@@ -110,8 +117,7 @@ export class MvccStore {
       w.rollback();
       throw err;
     }
-    if (w.changes > 0) this.currentRev++;
-    if (w.changes > 0 && w.events !== undefined) this.onCommit?.(this.currentRev, w.events);
+    this.commit(w);
     return response;
   }
 
@@ -142,6 +148,26 @@ export class MvccStore {
       return w.rev;
     });
     return { revision, succeeded: plan.succeeded, responses };
+  }
+
+  /**
+   * deleteKeys deletes the given keys (those alive) in one write transaction — a lease's
+   * revocation, as etcd's lessor deletes a revoked lease's keys — and returns the store
+   * revision after it (unchanged when none was alive).
+   */
+  deleteKeys(keys: readonly Uint8Array[]): number {
+    return this.write((w) => {
+      for (const key of keys) w.deleteRange({ key });
+      return w.rev;
+    });
+  }
+
+  /** forEachLeasedKey calls `fn` with every live key attached to a lease, and its lease. */
+  forEachLeasedKey(fn: (key: string, lease: bigint) => void): void {
+    for (const [key, keyIndex] of this.index.entries()) {
+      const lease = keyIndex.liveLease();
+      if (lease !== undefined && lease !== 0n) fn(key, lease);
+    }
   }
 
   /**
@@ -248,6 +274,7 @@ export class MvccStore {
   private write<T>(fn: (w: WriteTxn) => T): T {
     const w = new WriteTxn(this.index, this.currentRev, this.compactRev, this.leaseExists);
     if (this.onCommit !== undefined) w.events = [];
+    if (this.onLeaseChange !== undefined) w.leaseChanges = [];
     let result: T;
     try {
       result = fn(w);
@@ -255,8 +282,17 @@ export class MvccStore {
       w.rollback();
       throw err;
     }
-    if (w.changes > 0) this.currentRev++;
-    if (w.changes > 0 && w.events !== undefined) this.onCommit?.(this.currentRev, w.events);
+    this.commit(w);
     return result;
+  }
+
+  /** commit publishes a finished write txn: the new revision, lease changes, events. */
+  private commit(w: WriteTxn): void {
+    if (w.changes === 0) return;
+    this.currentRev++;
+    if (w.leaseChanges !== undefined && w.leaseChanges.length > 0) {
+      this.onLeaseChange?.(w.leaseChanges);
+    }
+    if (w.events !== undefined) this.onCommit?.(this.currentRev, w.events);
   }
 }

@@ -168,3 +168,14 @@ export interface TxnOptions {
   /** etcd's `--max-txn-ops`: most compares, success ops or failure ops per txn (128). */
   readonly maxTxnOps?: number;
 }
+
+/**
+ * LeaseChange is a change of a live key's lease made by a write (etcd's lessor
+ * Attach/Detach): `from` and `to` are lease ids, 0 for none. `key` is the key as the
+ * index's latin1 key string (`bytesToKeyString`).
+ */
+export interface LeaseChange {
+  readonly key: string;
+  readonly from: bigint;
+  readonly to: bigint;
+}

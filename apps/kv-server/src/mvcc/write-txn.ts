@@ -7,6 +7,7 @@ import type {
   DeleteRangeRequest,
   DeleteRangeResponse,
   KeyValue,
+  LeaseChange,
   PutRequest,
   PutResponse,
   RangeRequest,
@@ -26,6 +27,11 @@ export class WriteTxn {
   private touched: Set<string> | undefined;
   /** events, set by a store with a commit listener, receives every change in order. */
   events: MvccEvent[] | undefined;
+  /**
+   * leaseChanges, set by a store with a lease listener, receives every change of a live
+   * key's lease in order (attached by a put, detached by a put or a delete).
+   */
+  leaseChanges: LeaseChange[] | undefined;
 
   constructor(
     private readonly index: TreeIndex,
@@ -72,6 +78,10 @@ export class WriteTxn {
     const lease = req.ignoreLease === true && prev ? prev.lease : (req.lease ?? 0n);
     const k = bytesToKeyString(req.key);
     let ki = this.index.get(k);
+    if (this.leaseChanges !== undefined) {
+      const before = ki?.liveLease() ?? 0n;
+      if (before !== lease) this.leaseChanges.push({ key: k, from: before, to: lease });
+    }
     if (ki === undefined) ki = this.index.create(k, keepBytes(req.key, req.owned));
     this.touch(k);
     ki.put(this.beginRev + 1, value, lease);
@@ -92,7 +102,10 @@ export class WriteTxn {
       victims.push([k, kv]);
       return true;
     });
-    for (const [k] of victims) {
+    for (const [k, kv] of victims) {
+      if (this.leaseChanges !== undefined && kv.lease !== 0n) {
+        this.leaseChanges.push({ key: k, from: kv.lease, to: 0n });
+      }
       this.index.get(k)?.tombstone(this.beginRev + 1);
       this.events?.push(deleteEvent(this.index.get(k)?.key as Uint8Array, this.beginRev + 1));
       this.touch(k);
@@ -122,5 +135,6 @@ export class WriteTxn {
     }
     this.touched = undefined;
     this.changes = 0;
+    if (this.leaseChanges !== undefined) this.leaseChanges = [];
   }
 }
