@@ -216,6 +216,11 @@ export class KvServer {
             encodeEtcdMessage('LeaseRevokeRequest', { ID: id }),
           ),
         ),
+      onStall: (lateMs) =>
+        this.logger.warn(
+          { lateMs: Math.round(lateMs) },
+          'lease expiry check ran late; lease deadlines moved by the stall',
+        ),
       onError: (id, error) =>
         this.logger.debug(
           { lease: id.toString(16), error: String(error) },

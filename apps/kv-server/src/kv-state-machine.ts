@@ -369,12 +369,17 @@ export class KvStateMachine implements StateMachine<KvResult> {
       results.set(id, { kind: 'duplicate', revision: readU32() });
     }
     const leases: [bigint, number][] = [];
+    const seen = new Set<bigint>();
     if (version >= 3) {
       for (let count = readU32(); count > 0; count--) {
         if (offset + 16 > data.length) throw new mvcc.MvccError('ErrCorruptSnapshot');
+        const id = view.getBigInt64(offset);
         const ttl = view.getBigInt64(offset + 8);
-        if (ttl < 1n || ttl > BigInt(MAX_LEASE_TTL)) throw new mvcc.MvccError('ErrCorruptSnapshot');
-        leases.push([view.getBigInt64(offset), Number(ttl)]);
+        if (id === 0n || ttl < 1n || ttl > BigInt(MAX_LEASE_TTL) || seen.has(id)) {
+          throw new mvcc.MvccError('ErrCorruptSnapshot');
+        }
+        seen.add(id);
+        leases.push([id, Number(ttl)]);
         offset += 16;
       }
     }
@@ -445,8 +450,12 @@ export class KvStateMachine implements StateMachine<KvResult> {
           const revoke = decodeWith<pb.LeaseRevokeRequest>(LEASE_REVOKE_REQUEST, request);
           const lease = this.leases.get(revoke.ID ?? 0n);
           if (lease === undefined) throw new LeaseError('notFound');
-          // The keys go in one write txn (one revision), then the lease (etcd's Revoke).
-          const revision = this.store.deleteKeys([...lease.keys].map(mvcc.keyStringToBytes));
+          // The keys go in one write txn (one revision), then the lease (etcd's Revoke),
+          // in key order: the order of attachment differs between a member that applied
+          // the puts and one restored from a snapshot, and watchers must see the same
+          // delete events on every member (latin1 key strings sort like the bytes).
+          const keys = [...lease.keys].sort();
+          const revision = this.store.deleteKeys(keys.map(mvcc.keyStringToBytes));
           this.leases.revoke(lease.id);
           return { kind, revision };
         }

@@ -21,6 +21,8 @@ export interface LeaseClockOptions {
   readonly retryMs?: number;
   readonly clock?: Clock;
   readonly onError?: (id: bigint, error: unknown) => void;
+  /** onStall is told of a stall (a check later than scheduled by `lateMs`) that moved every deadline. */
+  readonly onStall?: (lateMs: number) => void;
 }
 
 /**
@@ -38,6 +40,8 @@ export class LeaseClock {
   private primary = false;
   private timer: TimerHandle | undefined;
   private closed = false;
+  // When the last check ran (or the clock was promoted), to detect event-loop stalls.
+  private lastCheck = 0;
 
   constructor(private readonly options: LeaseClockOptions) {
     this.clock = options.clock ?? realClock;
@@ -54,6 +58,7 @@ export class LeaseClock {
     if (this.primary || this.closed) return;
     this.primary = true;
     const now = this.clock.now();
+    this.lastCheck = now;
     for (const [id, ttl] of this.options.table.entries()) {
       this.deadlines.set(id, now + ttl * 1000 + this.options.extendMs);
     }
@@ -77,6 +82,8 @@ export class LeaseClock {
   renew(id: bigint): number {
     const lease = this.options.table.get(id);
     const now = this.clock.now();
+    // A keep-alive may be read before the overdue check runs, after a stall.
+    this.compensateStall(now);
     // An expired lease is not brought back: its revocation is (or is about to be) proposed.
     const deadline = this.deadlines.get(id);
     if (!this.primary || lease === undefined || deadline === undefined || deadline <= now) {
@@ -125,6 +132,19 @@ export class LeaseClock {
     }
   }
 
+  /**
+   * compensateStall moves every deadline by how late the pending check is, when it is
+   * more than a check interval late; the check then counts from now.
+   */
+  private compensateStall(now: number): void {
+    const interval = this.options.checkIntervalMs ?? 500;
+    const late = now - this.lastCheck - interval;
+    if (late <= interval) return;
+    for (const [id, deadline] of this.deadlines) this.deadlines.set(id, deadline + late);
+    this.lastCheck = now - interval;
+    this.options.onStall?.(late);
+  }
+
   private schedule(): void {
     if (!this.primary || this.timer !== undefined) return;
     this.timer = this.clock.setTimeout(
@@ -138,9 +158,17 @@ export class LeaseClock {
     );
   }
 
-  /** check proposes the revocation of the expired leases (a bounded number per check). */
+  /**
+   * check proposes the revocation of the expired leases (a bounded number per check).
+   * After a stall of this member (a check much later than scheduled: a long GC, a
+   * synchronous snapshot step, a paused process), keep-alives the clients sent in time
+   * may still wait in the socket buffers: every deadline moves by the stall's length
+   * first, so a lease never expires for this member's own slowness.
+   */
   private check(): void {
     const now = this.clock.now();
+    this.compensateStall(now);
+    this.lastCheck = now;
     const retryMs = this.options.retryMs ?? 3_000;
     let budget = this.options.maxRevokesPerCheck ?? 500;
     for (const [id, deadline] of this.deadlines) {
