@@ -290,10 +290,47 @@ export class KvServer {
           (error: unknown) => callback(toEtcdError(error) as grpc.ServiceError),
         );
       },
-      alarm: unimplemented('Alarm'),
-      defragment: unimplemented('Defragment'),
-      hash: unimplemented('Hash'),
-      hashKV: unimplemented('HashKV'),
+      // raftkit has no space quota, so no alarm is ever raised: GET and DEACTIVATE
+      // answer an empty list (etcdctl alarm list/disarm), ACTIVATE is refused.
+      alarm: (
+        call: grpc.ServerUnaryCall<pb.AlarmRequest, pb.AlarmResponse>,
+        callback: grpc.sendUnaryData<pb.AlarmResponse>,
+      ) => {
+        if ((call.request.action ?? 0) === 1) {
+          callback({
+            code: grpc.status.UNIMPLEMENTED,
+            details: 'raftkit: alarms cannot be raised (there is no space quota)',
+          } as grpc.ServiceError);
+          return;
+        }
+        callback(null, { header: this.header(this.stateMachine.store.revision), alarms: [] });
+      },
+      // The MVCC store lives in memory; what takes disk space is the log's LevelDB,
+      // which is compacted now.
+      defragment: (_call: unknown, callback: grpc.sendUnaryData<pb.DefragmentResponse>) => {
+        this.store.compactDisk().then(
+          () => callback(null, { header: this.header(this.stateMachine.store.revision) }),
+          (error: unknown) => callback(toEtcdError(error) as grpc.ServiceError),
+        );
+      },
+      hash: unimplemented('Hash (use HashKV)'),
+      hashKV: (
+        call: grpc.ServerUnaryCall<pb.HashKVRequest, pb.HashKVResponse>,
+        callback: grpc.sendUnaryData<pb.HashKVResponse>,
+      ) => {
+        try {
+          const store = this.stateMachine.store;
+          const result = store.hashKV(Number(call.request.revision ?? 0n));
+          callback(null, {
+            header: this.header(store.revision),
+            hash: result.hash,
+            compactRevision: BigInt(result.compactRevision),
+            hashRevision: BigInt(result.revision),
+          });
+        } catch (error) {
+          callback(toEtcdError(error) as grpc.ServiceError);
+        }
+      },
       snapshot: unimplemented('Snapshot'),
       moveLeader: this.membership!.moveLeaderHandler(),
       downgrade: unimplemented('Downgrade'),

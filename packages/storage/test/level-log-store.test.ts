@@ -154,6 +154,22 @@ describe('LevelLogStore: saving', () => {
     expect(store.initialState().hardState.term).toBe(0);
   });
 
+  it('compactDisk compacts LevelDB beside the writes and keeps every entry', async () => {
+    let store = await openStore(makeDir());
+    await store.save({ entries: entries(1, 300, 1) });
+    await store.compact(250);
+    const writing = store.save({ entries: entries(301, 310, 1) });
+    await store.compactDisk();
+    await writing;
+    expect([store.firstIndex(), store.lastIndex()]).toEqual([251, 310]);
+    store = await reopen(store);
+    expect([store.firstIndex(), store.lastIndex()]).toEqual([251, 310]);
+    expect(store.entries(251, 311).map((value) => value.index)[0]).toBe(251);
+    await store.close();
+    expect(await storedIndexes(store.dir)).toEqual(Array.from({ length: 60 }, (_, i) => 251 + i));
+    await expect(store.compactDisk()).rejects.toThrow(/closed/);
+  });
+
   it('runs writes one at a time in call order, even when not awaited', async () => {
     let store = await openStore(makeDir());
     const pending = [];

@@ -1,3 +1,4 @@
+import { crc32 } from 'node:zlib';
 import { MvccError } from './errors.js';
 import { type CommitListener, collectHistory, type MvccEvent } from './history.js';
 import { resolveRange } from './key-bytes.js';
@@ -160,6 +161,65 @@ export class MvccStore {
       for (const key of keys) w.deleteRange({ key });
       return w.rev;
     });
+  }
+
+  /**
+   * hashKV is a CRC-32 of the key-value history a read at `revision` (0: the current
+   * one) could still see — every put and delete above the compacted revision and each
+   * key's state at it — in key order (etcd's HashKV; the bytes hashed are raftkit's, so
+   * the value is comparable between raftkit members, not with etcd). Members that applied
+   * the same log agree on it whatever their snapshot and compaction timing.
+   * ErrCompacted below the compacted revision, ErrFutureRev above the current one.
+   */
+  hashKV(revision = 0): { hash: number; revision: number; compactRevision: number } {
+    const rev = revision === 0 ? this.currentRev : revision;
+    if (rev > this.currentRev) throw new MvccError('ErrFutureRev');
+    if (rev < this.compactRev) throw new MvccError('ErrCompacted');
+    const floor = this.compactRev;
+    const numbers = Buffer.alloc(40);
+    let hash = 0;
+    const entry = (kv: KeyValue | undefined, deleted: number) => {
+      numbers.writeBigInt64BE(BigInt(deleted > 0 ? deleted : (kv?.modRevision ?? 0)), 0);
+      numbers.writeBigInt64BE(BigInt(kv?.createRevision ?? 0), 8);
+      numbers.writeBigInt64BE(BigInt(kv?.version ?? 0), 16);
+      numbers.writeBigInt64BE(kv?.lease ?? 0n, 24);
+      numbers.writeBigInt64BE(BigInt(kv?.value.length ?? -1), 32);
+      hash = crc32(numbers, hash);
+      if (kv !== undefined) hash = crc32(kv.value, hash);
+    };
+    for (const [, keyIndex] of this.index.entries()) {
+      const header = Buffer.alloc(4);
+      header.writeUInt32BE(keyIndex.key.length);
+      // The state at the compacted revision, then every change above it up to `rev`.
+      const atFloor = floor > 0 ? keyIndex.get(floor) : undefined;
+      let started = false;
+      const start = () => {
+        if (started) return;
+        started = true;
+        hash = crc32(header, hash);
+        hash = crc32(keyIndex.key, hash);
+      };
+      if (atFloor !== undefined) {
+        start();
+        entry(atFloor, 0);
+      }
+      for (const generation of keyIndex.generations) {
+        let previous = -1;
+        for (const put of generation.revs) {
+          // A txn that wrote the key twice left two entries at one revision: one state.
+          if (put.mod === previous) continue;
+          previous = put.mod;
+          if (put.mod <= floor || put.mod > rev) continue;
+          start();
+          entry(keyIndex.get(put.mod), 0);
+        }
+        if (generation.tombstone > floor && generation.tombstone <= rev) {
+          start();
+          entry(undefined, generation.tombstone);
+        }
+      }
+    }
+    return { hash: hash >>> 0, revision: rev, compactRevision: this.compactRev };
   }
 
   /** forEachLeasedKey calls `fn` with every live key attached to a lease, and its lease. */

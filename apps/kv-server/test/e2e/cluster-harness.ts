@@ -183,6 +183,9 @@ export class EtcdApi {
   status(options?: CallOptions): Promise<pb.StatusResponse> {
     return unary(this.maintenance, 'status', {}, options);
   }
+  hashKV(request: pb.HashKVRequest, options?: CallOptions): Promise<pb.HashKVResponse> {
+    return unary(this.maintenance, 'hashKV', request, options);
+  }
   memberList(options?: CallOptions): Promise<pb.MemberListResponse> {
     return unary(this.cluster, 'memberList', {}, options);
   }

@@ -381,6 +381,13 @@ describe('a three-member raftkit cluster (etcd v3 API over gRPC)', () => {
     });
     await cluster.waitForLeader();
     await expectAcksPresent(oldLeader, 'lk/', acks);
+    // Every member holds the same history: HashKV agrees at the same revision (the old
+    // leader's part of it came from the log it replayed and the entries it received).
+    const hashes = await Promise.all(
+      cluster.members.map((member) => member.api.hashKV({ revision: last })),
+    );
+    expect(new Set(hashes.map((h) => h.hash)).size).toBe(1);
+    expect(hashes.map((h) => h.hashRevision)).toEqual([last, last, last]);
   });
 
   it('recovers every key after a full-cluster restart (SIGTERM all, start all on the same data dirs)', async () => {
