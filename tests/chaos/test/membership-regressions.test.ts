@@ -233,9 +233,9 @@ describe('kv-server membership regressions', () => {
       if (id === undefined) throw new Error(`no member id from ${name}`);
       return id;
     };
-    const [oldLeaderId, followerId, otherId] = await Promise.all(
+    const [oldLeaderId, followerId, otherId] = (await Promise.all(
       [oldLeader, follower, other].map(idOf),
-    );
+    )) as [bigint, bigint, bigint];
     await t.cluster.endpoint('n4').memberRemove(oldLeaderId, 10_000);
     expect(await t.cluster.waitForExit(oldLeader, 30_000)).toBe(true);
     // The follower knows n1..n3 only: one of them removed, the leader n4 not at all.
