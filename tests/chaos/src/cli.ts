@@ -1,15 +1,18 @@
 #!/usr/bin/env node
 // `pnpm chaos -- --time 60 --seed N --nodes 3|5 [--nemesis a,b] [--membership[=ops]]
-//                [--target raftkit|etcd]`
+//                [--target raftkit|etcd] [--lease-ops PCT]`
 import { killAllChildren, type Target } from './cluster.js';
 import { isMembershipOpName, MEMBERSHIP_OPS, type MembershipOpName } from './membership.js';
 import { isNemesisName, NEMESES, type NemesisName } from './nemesis.js';
 import { type ChaosOptions, passed, runChaos, summaryLine } from './run.js';
+import { DEFAULT_LEASE_OPS } from './workload.js';
 
 const USAGE = `usage: chaos [--time SEC] [--seed N] [--nodes 3|5] [--nemesis ${NEMESES.join(',')}|none]
              [--membership[=${MEMBERSHIP_OPS.join(',')}]]
-             [--target raftkit|etcd] [--clients N] [--keys N] [--results DIR]
+             [--target raftkit|etcd] [--clients N] [--keys N] [--lease-ops PCT] [--results DIR]
   --membership alone turns on every membership operation, alongside the nemeses.
+  --lease-ops is the percentage of operations that are leasePuts and revokes (4:3),
+  0 to 50, default ${Math.round(DEFAULT_LEASE_OPS * 100)}; 0 turns them off.
   Environment: CHAOS_MEMBER_ENV="K=V,..." is passed to every member (e.g. the planted bug
   RAFTKIT_UNSAFE_STALE_READS=1).`;
 
@@ -43,6 +46,7 @@ function parse(argv: readonly string[]): ChaosOptions {
     'target',
     'clients',
     'keys',
+    'lease-ops',
     'results',
   ]);
   for (const flag of values.keys()) if (!known.has(flag)) fail(`unknown flag --${flag}`);
@@ -78,6 +82,8 @@ function parse(argv: readonly string[]): ChaosOptions {
       membership.push(name);
     }
   }
+  const leaseOps = int('lease-ops', Math.round(DEFAULT_LEASE_OPS * 100));
+  if (leaseOps > 50) fail('--lease-ops must be a percentage from 0 to 50');
   const env: Record<string, string> = {};
   for (const pair of (process.env.CHAOS_MEMBER_ENV ?? '').split(',')) {
     const [key, value] = pair.split('=', 2);
@@ -93,6 +99,7 @@ function parse(argv: readonly string[]): ChaosOptions {
     target: target as Target,
     clients: int('clients', 10),
     keys: int('keys', 5),
+    leaseOps: leaseOps / 100,
     env,
     ...(results !== undefined ? { resultsDir: results } : {}),
     log: (line) => console.log(`chaos: ${line}`),
@@ -107,7 +114,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 console.log(
-  `chaos: target=${options.target} nodes=${options.nodes} time=${options.timeSec}s seed=${options.seed} nemeses=${options.nemeses.join(',') || 'none'} membership=${options.membership?.join(',') || 'off'}`,
+  `chaos: target=${options.target} nodes=${options.nodes} time=${options.timeSec}s seed=${options.seed} nemeses=${options.nemeses.join(',') || 'none'} membership=${options.membership?.join(',') || 'off'} lease-ops=${Math.round((options.leaseOps ?? DEFAULT_LEASE_OPS) * 100)}%`,
 );
 try {
   const report = await runChaos(options);

@@ -6,6 +6,8 @@ import {
   CompareResult,
   CompareTarget,
   KV_SERVICE,
+  LEASE_SERVICE,
+  type LeaseGrantResponse,
   MAINTENANCE_SERVICE,
   type MemberAddResponse,
   type MemberListResponse,
@@ -28,6 +30,7 @@ type UnaryMethod = (
 const KvClient = grpc.makeGenericClientConstructor(KV_SERVICE, 'KV');
 const MaintenanceClient = grpc.makeGenericClientConstructor(MAINTENANCE_SERVICE, 'Maintenance');
 const ClusterClient = grpc.makeGenericClientConstructor(CLUSTER_SERVICE, 'Cluster');
+const LeaseClient = grpc.makeGenericClientConstructor(LEASE_SERVICE, 'Lease');
 
 // Reconnect quickly after a member restarts; the defaults back off for up to 2 minutes.
 const CHANNEL_OPTIONS: grpc.ChannelOptions = {
@@ -66,6 +69,7 @@ export class EtcdEndpoint {
   private readonly kv: grpc.Client;
   private readonly maintenance: grpc.Client;
   private readonly cluster: grpc.Client;
+  private readonly lease: grpc.Client;
 
   /** Creates clients for `address` (host:port); `name` is the member's name. */
   constructor(
@@ -76,6 +80,7 @@ export class EtcdEndpoint {
     this.kv = new KvClient(address, credentials, CHANNEL_OPTIONS);
     this.maintenance = new MaintenanceClient(address, credentials, CHANNEL_OPTIONS);
     this.cluster = new ClusterClient(address, credentials, CHANNEL_OPTIONS);
+    this.lease = new LeaseClient(address, credentials, CHANNEL_OPTIONS);
   }
 
   /** get is a linearizable Range of one key: its value, or null if absent. */
@@ -90,9 +95,32 @@ export class EtcdEndpoint {
     return kv === undefined ? null : decode(kv.value);
   }
 
-  /** put writes one key. */
-  async put(key: string, value: string, timeoutMs: number): Promise<void> {
-    await unary(this.kv, 'put', { key: encode(key), value: encode(value) }, timeoutMs);
+  /** put writes one key, attached to `lease` when given (etcd's Put `lease`). */
+  async put(key: string, value: string, timeoutMs: number, lease?: bigint): Promise<void> {
+    await unary(
+      this.kv,
+      'put',
+      { key: encode(key), value: encode(value), ...(lease !== undefined ? { lease } : {}) },
+      timeoutMs,
+    );
+  }
+
+  /** leaseGrant is Lease.LeaseGrant of a lease the server names (ID 0); its id. */
+  async leaseGrant(ttlSec: number, timeoutMs: number): Promise<bigint> {
+    const response = await unary<LeaseGrantResponse>(
+      this.lease,
+      'leaseGrant',
+      { TTL: BigInt(ttlSec), ID: 0n },
+      timeoutMs,
+    );
+    // The response also carries an `error` string: a non-empty one is a refusal.
+    if (response.error) throw new Error(`LeaseGrant: ${response.error}`);
+    return response.ID;
+  }
+
+  /** leaseRevoke is Lease.LeaseRevoke: it deletes every key still attached to `id`. */
+  async leaseRevoke(id: bigint, timeoutMs: number): Promise<void> {
+    await unary(this.lease, 'leaseRevoke', { ID: id }, timeoutMs);
   }
 
   /**
@@ -169,6 +197,7 @@ export class EtcdEndpoint {
     this.kv.close();
     this.maintenance.close();
     this.cluster.close();
+    this.lease.close();
   }
 }
 
@@ -209,6 +238,15 @@ export function classifyMembershipError(error: unknown): Outcome {
     return 'fail';
   }
   return classifyError(error);
+}
+
+/**
+ * isLeaseNotFound is true for etcd's answer to a revoke (or leased put) of a lease that
+ * does not exist: `NOT_FOUND: etcdserver: requested lease not found`.
+ */
+export function isLeaseNotFound(error: unknown): boolean {
+  const { code, details } = (error ?? {}) as { code?: number; details?: string };
+  return code === grpc.status.NOT_FOUND && /requested lease not found/.test(details ?? '');
 }
 
 /** describeError renders a gRPC error as `CODE: details`. */

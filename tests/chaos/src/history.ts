@@ -1,7 +1,14 @@
 // The recorded history: one entry per client operation on a register key.
 
-/** OpKind is the register operation a client performed. */
-export type OpKind = 'read' | 'write' | 'cas';
+/**
+ * OpKind is the register operation a client performed: `read`, `write` (Put), `cas`
+ * (compare-and-set Txn), `leasePut` (LeaseGrant of a fresh lease, then a Put attached to
+ * it) or `revoke` (LeaseRevoke of the lease of one earlier leasePut on the key).
+ */
+export type OpKind = 'read' | 'write' | 'cas' | 'leasePut' | 'revoke';
+
+/** LEASE_KINDS are the lease operations. */
+export const LEASE_KINDS: readonly OpKind[] = ['leasePut', 'revoke'];
 
 /**
  * Outcome is what the client knows: `ok` (acknowledged), `fail` (proved not executed)
@@ -21,8 +28,18 @@ export interface Op {
   readonly client: number;
   readonly key: string;
   readonly kind: OpKind;
-  /** value is what a write stores, or what a CAS stores if its compare holds. */
+  /**
+   * value is what a write or leasePut stores, or what a CAS stores if its compare holds;
+   * for a revoke, the value its lease's leasePut stored (the revoke deletes the key only
+   * if it still holds that value, i.e. is still attached to the lease).
+   */
   readonly value?: string;
+  /**
+   * lease is the lease id (decimal) a leasePut granted and attached its value to, or the
+   * one a revoke revoked. Every leasePut grants its own lease, so a lease is only ever
+   * attached to one key, by one put.
+   */
+  readonly lease?: string;
   /** expect is the value a CAS compares against. */
   readonly expect?: string;
   /**
@@ -40,6 +57,20 @@ export interface Op {
   readonly member?: string;
   /** error is the gRPC status code and details, for failed and unknown operations. */
   readonly error?: string;
+}
+
+/** OutcomeCounts counts operations by outcome. */
+export interface OutcomeCounts {
+  ok: number;
+  fail: number;
+  unknown: number;
+}
+
+/** countOutcomes counts the operations of one kind by outcome. */
+export function countOutcomes(ops: readonly Op[], kind: OpKind): OutcomeCounts {
+  const counts: OutcomeCounts = { ok: 0, fail: 0, unknown: 0 };
+  for (const op of ops) if (op.kind === kind) counts[op.outcome]++;
+  return counts;
 }
 
 /** historyToJsonl renders a history as one JSON object per line. */

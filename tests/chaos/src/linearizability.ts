@@ -1,11 +1,17 @@
-// Linearizability of a read/write/CAS register history: the Wing–Gong search with
-// Lowe's just-in-time linearization and memoization of (linearized set, state), run
-// per key because linearizability is P-compositional (Horn & Kroening; Porcupine does
-// the same). Unknown operations get an infinite completion time: they may be
+// Linearizability of a register history (read / write / CAS / leasePut / revoke, see
+// register-model.ts): the Wing–Gong search with Lowe's just-in-time linearization and
+// memoization of (linearized set, state), run per key because linearizability is
+// P-compositional (Horn & Kroening; Porcupine does the same) — a lease is only ever
+// attached to one key, so lease operations stay within their key's sub-history. Unknown operations get an infinite completion time: they may be
 // linearized anywhere after their invocation, or never (the search succeeds once every
 // operation with a known outcome is linearized).
 import type { Op } from './history.js';
-import { INITIAL_STATE, type RegisterState, stepRegister } from './register-model.js';
+import {
+  INITIAL_STATE,
+  type LeaseView,
+  type RegisterState,
+  stepRegister,
+} from './register-model.js';
 
 /** Verdict is a check's answer; `inconclusive` (out of time) is never a pass. */
 export type Verdict = 'ok' | 'violation' | 'inconclusive';
@@ -54,26 +60,56 @@ interface Entry {
 }
 
 /**
- * pruneKeyHistory drops what cannot constrain the search: failed operations (proved not
- * executed), unknown reads (no result to check), and unknown writes / CASes whose value
- * nobody ever observed (no read, CAS compare or failed-CAS read saw it). Leaving such a
- * write out is always at least as permissive as placing it: while it would be the
- * register's value nothing could read it, so the next applied operation would have to
- * be a blind write, and the linearization without it is equally valid.
+ * pruneKeyHistory drops what cannot constrain the search:
+ *
+ * - failed operations (proved not executed) and unknown reads (no result to check);
+ * - unknown revokes of a lease that an acknowledged revoke revoked: in the model two
+ *   revokes of one lease cannot both take effect (the second finds no lease), so such a
+ *   revoke can never be linearized;
+ * - unknown revokes when no operation on the key ever observed the key absent: a revoke's
+ *   only possible effect is to make the register null, and while it is null nothing could
+ *   read it (no read or failed CAS saw null, and no CAS compares against null), so the
+ *   next operation changing the register would have to be a blind write, a leasePut or a
+ *   revoke (which at worst deletes the value in the linearization without the unknown
+ *   revoke, reaching the same null) — the linearization without it is equally valid, and
+ *   one lease fewer revoked only makes leasePuts and revokes of it more possible;
+ * - unknown writes / CASes / leasePuts whose value nobody ever observed (no read, CAS
+ *   compare, failed-CAS read or remaining revoke — a revoke tests for its leasePut's value
+ *   and turns it into null, which may be observed — saw it). Leaving such a write out is
+ *   always at least as permissive as placing it: while it would be the register's value
+ *   nothing could read it and every remaining revoke would leave it alone, so the next
+ *   operation changing the register would have to be a blind write, and the
+ *   linearization without it is equally valid (revokes in between may only delete the
+ *   value the write would have hidden, which the blind write then replaces).
+ *
+ * Each step's argument holds for the history the previous steps left, so together they
+ * only ever drop operations that some valid linearization can do without.
  */
 export function pruneKeyHistory(ops: readonly Op[]): Op[] {
+  const live = ops.filter((op) => op.outcome !== 'fail');
   const observed = new Set<string | null>();
-  for (const op of ops) {
-    if (op.outcome === 'fail') continue;
+  const revokedByAck = new Set<string>();
+  for (const op of live) {
     if (op.kind === 'read' && op.outcome === 'ok') observed.add(op.observed ?? null);
     if (op.kind === 'cas') {
       if (op.outcome === 'ok' && op.succeeded === false) observed.add(op.observed ?? null);
       else observed.add(op.expect ?? null);
     }
+    if (op.kind === 'revoke' && op.outcome === 'ok' && op.lease !== undefined) {
+      revokedByAck.add(op.lease);
+    }
   }
-  return ops.filter((op) => {
-    if (op.outcome === 'fail') return false;
-    if (op.outcome === 'ok') return true;
+  const nullObserved = observed.has(null);
+  const kept = live.filter((op) => {
+    if (op.kind !== 'revoke' || op.outcome === 'ok') return true;
+    if (op.lease !== undefined && revokedByAck.has(op.lease)) return false;
+    return nullObserved;
+  });
+  for (const op of kept) {
+    if (op.kind === 'revoke' && op.value !== undefined) observed.add(op.value);
+  }
+  return kept.filter((op) => {
+    if (op.outcome === 'ok' || op.kind === 'revoke') return true;
     if (op.kind === 'read') return false;
     return observed.has(op.value ?? null);
   });
@@ -142,6 +178,9 @@ export function checkKey(key: string, allOps: readonly Op[], deadline: number): 
   const linearized = new Uint32Array(words);
   const cache = new Map<string, Set<RegisterState>>();
   const calls: { entry: Entry; state: RegisterState }[] = [];
+  // The leases the revokes linearized so far revoked (a function of `linearized`).
+  const revoked = new Set<string>();
+  const leases: LeaseView = { revoked: (lease) => revoked.has(lease) };
   let remainingDefinite = ops.filter((op) => op.outcome === 'ok').length;
   let state: RegisterState = INITIAL_STATE;
   let entry = head.next;
@@ -162,7 +201,7 @@ export function checkKey(key: string, allOps: readonly Op[], deadline: number): 
     }
     if (entry?.call) {
       const op = ops[entry.index] as Op;
-      const [possible, next] = stepRegister(state, op);
+      const [possible, next] = stepRegister(state, op, leases);
       if (possible) {
         flip(entry.index);
         const cacheKey = linearized.join(',');
@@ -176,6 +215,7 @@ export function checkKey(key: string, allOps: readonly Op[], deadline: number): 
           calls.push({ entry, state });
           state = next;
           lift(entry);
+          if (op.kind === 'revoke' && op.lease !== undefined) revoked.add(op.lease);
           if (op.outcome === 'ok') remainingDefinite--;
           entry = head.next;
           continue;
@@ -197,7 +237,9 @@ export function checkKey(key: string, allOps: readonly Op[], deadline: number): 
     state = top.state;
     flip(top.entry.index);
     unlift(top.entry);
-    if ((ops[top.entry.index] as Op).outcome === 'ok') remainingDefinite++;
+    const undone = ops[top.entry.index] as Op;
+    if (undone.kind === 'revoke' && undone.lease !== undefined) revoked.delete(undone.lease);
+    if (undone.outcome === 'ok') remainingDefinite++;
     entry = top.entry.next;
   }
   if (remainingDefinite === 0) return { key, verdict: 'ok', ops: ops.length, pruned, steps };

@@ -12,7 +12,7 @@ import {
 import { Clock } from './clock.js';
 import { Cluster, type MemberSpec, type Target } from './cluster.js';
 import { checkFinalState, type LostWrite } from './final-state.js';
-import { historyToJsonl } from './history.js';
+import { countOutcomes, historyToJsonl, type OutcomeCounts } from './history.js';
 import { checkLinearizable, type KeyResult, type Verdict } from './linearizability.js';
 import {
   type ChangeCounts,
@@ -25,7 +25,7 @@ import { Nemesis, type NemesisName } from './nemesis.js';
 import { Network } from './network.js';
 import { freePorts } from './ports.js';
 import { Random } from './random.js';
-import { Workload } from './workload.js';
+import { DEFAULT_LEASE_OPS, DEFAULT_LEASE_TTL_SEC, Workload } from './workload.js';
 
 /** DEFAULT_RESULTS_DIR is tests/chaos/results (gitignored). */
 export const DEFAULT_RESULTS_DIR = fileURLToPath(new URL('../results', import.meta.url));
@@ -46,6 +46,11 @@ export interface ChaosOptions {
   readonly clients?: number;
   readonly keys?: number;
   readonly opsPerKey?: number;
+  /**
+   * leaseOps is the share of lease operations (leasePut and revoke, 4:3), 0 to 0.5;
+   * DEFAULT_LEASE_OPS when absent, 0 turns them off.
+   */
+  readonly leaseOps?: number;
   readonly requestTimeoutMs?: number;
   readonly checkTimeoutMs?: number;
   readonly resultsDir?: string;
@@ -66,6 +71,8 @@ export interface ChaosReport {
   readonly ok: number;
   readonly fail: number;
   readonly unknown: number;
+  /** leases counts the lease operations by outcome (they are also in ops/ok/...). */
+  readonly leases: { readonly leasePut: OutcomeCounts; readonly revoke: OutcomeCounts };
   /**
    * violations counts non-linearizable keys, lost acknowledged writes and membership
    * violations (an acknowledged change missing from the member list, a removed member
@@ -98,14 +105,18 @@ export function passed(report: ChaosReport): boolean {
 }
 
 /**
- * summaryLine is the final line a run prints; with the membership nemesis on it ends
- * with `changes=<acknowledged>/<failed>/<unknown>` (membership changes).
+ * summaryLine is the final line a run prints: operation counts, verdicts, then the lease
+ * operations as `leases=<ok>/<fail>/<unknown>` (leasePuts) and
+ * `revokes=<ok>/<fail>/<unknown>`; with the membership nemesis on it ends with
+ * `changes=<acknowledged>/<failed>/<unknown>` (membership changes).
  */
 export function summaryLine(report: ChaosReport): string {
   const total = report.membership?.summary.total;
+  const counts = (c: OutcomeCounts) => `${c.ok}/${c.fail}/${c.unknown}`;
   return (
     `ops=${report.ops} ok=${report.ok} unknown=${report.unknown} violations=${report.violations}` +
     ` fail=${report.fail} lost=${report.lostWrites.length} check=${report.linearizability}` +
+    ` leases=${counts(report.leases.leasePut)} revokes=${counts(report.leases.revoke)}` +
     (total === undefined ? '' : ` changes=${total.ok}/${total.fail}/${total.unknown}`)
   );
 }
@@ -147,6 +158,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     keyPrefix: `chaos/${options.seed}/k`,
     random: new Random(options.seed ^ 0x5eed),
     clock,
+    leaseOps: options.leaseOps ?? DEFAULT_LEASE_OPS,
+    // Nothing may expire during the run (the checker's model has no expiry).
+    leaseTtlSec: Math.max(DEFAULT_LEASE_TTL_SEC, 2 * options.timeSec + 600),
   });
   const nemesis = new Nemesis({
     cluster,
@@ -221,6 +235,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     ok: ops.filter((op) => op.outcome === 'ok').length,
     fail: ops.filter((op) => op.outcome === 'fail').length,
     unknown: ops.filter((op) => op.outcome === 'unknown').length,
+    leases: { leasePut: countOutcomes(ops, 'leasePut'), revoke: countOutcomes(ops, 'revoke') },
     violations: nonLinearizableKeys.length + lostWrites.length + membershipViolations,
     linearizability: check.verdict,
     nonLinearizableKeys,

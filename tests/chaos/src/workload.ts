@@ -1,7 +1,8 @@
-// The client workload: concurrent clients doing linearizable reads, writes and
-// compare-and-sets on a small, rotating key set, every operation recorded.
+// The client workload: concurrent clients doing linearizable reads, writes,
+// compare-and-sets, leased puts and lease revocations on a small, rotating key set,
+// every operation recorded.
 import { type Clock, sleep } from './clock.js';
-import { classifyError, describeError, type EtcdEndpoint } from './etcd-client.js';
+import { classifyError, describeError, type EtcdEndpoint, isLeaseNotFound } from './etcd-client.js';
 import type { Op, OpKind, Outcome } from './history.js';
 import type { Random } from './random.js';
 
@@ -26,6 +27,35 @@ export interface WorkloadOptions {
   readonly keyPrefix: string;
   readonly random: Random;
   readonly clock: Clock;
+  /**
+   * leaseOps is the share of operations that are lease operations (0 to 0.5, default
+   * DEFAULT_LEASE_OPS), 4/7 of them leasePuts and 3/7 revokes, taken from the writes and
+   * CASes (reads stay at half).
+   */
+  readonly leaseOps?: number;
+  /** leaseTtlSec is the TTL of every lease granted; it must outlast the run. */
+  readonly leaseTtlSec?: number;
+}
+
+/** DEFAULT_LEASE_OPS is the default share of lease operations: 8 % leasePut, 6 % revoke. */
+export const DEFAULT_LEASE_OPS = 0.14;
+
+/** DEFAULT_LEASE_TTL_SEC is the default lease TTL: nothing expires during a run. */
+export const DEFAULT_LEASE_TTL_SEC = 3600;
+
+/**
+ * LeaseRecord is a lease a leasePut was granted: its id, the value its put stores and
+ * what the client knows about it so far.
+ */
+export interface LeaseRecord {
+  readonly id: bigint;
+  readonly value: string;
+  /** put is the leased put's outcome, once it is known. */
+  put?: Outcome;
+  /** revoked: a revoke of this lease was acknowledged. */
+  revoked: boolean;
+  /** gone: a revoke found no such lease (so revoking it again is pointless). */
+  gone: boolean;
 }
 
 /** FINAL_CLIENT is the client id of the reads done after healing. */
@@ -37,6 +67,8 @@ export class Workload {
   readonly ops: Op[] = [];
   private readonly slots: { generation: number; invocations: number }[];
   private readonly lastSeen = new Map<string, string>();
+  /** lastLease is each key's latest leasePut whose lease was granted. */
+  private readonly lastLease = new Map<string, LeaseRecord>();
   private readonly keysUsed = new Set<string>();
   private nextId = 0;
   private stopped = false;
@@ -93,15 +125,22 @@ export class Workload {
       // The member asked last may have been removed from the cluster meanwhile.
       if (!current.includes(member)) member = random.pick(current);
       const key = this.nextKey();
-      const roll = random.next();
       const expect = this.lastSeen.get(key);
-      const kind: OpKind =
-        roll < 0.5 ? 'read' : roll < 0.75 || expect === undefined ? 'write' : 'cas';
-      const value = `${client}-${seq++}`;
+      let kind = this.chooseKind(random.next(), expect !== undefined);
+      let lease: LeaseRecord | undefined;
+      if (kind === 'revoke') {
+        // The lease of the key's latest leasePut, unless it is known to be revoked already.
+        lease = this.lastLease.get(key);
+        if (lease === undefined || lease.revoked || lease.gone) {
+          lease = undefined;
+          kind = expect === undefined || random.next() < 0.5 ? 'write' : 'cas';
+        }
+      }
+      const value = lease?.value ?? `${client}-${seq++}`;
       // Mostly sticky, but one operation in ten goes to any member, so a minority-side
       // member keeps being asked even when clients have moved away from it.
       const to = random.next() < 0.1 ? random.pick(current) : member;
-      const op = await this.perform(client, to, key, kind, value, expect);
+      const op = await this.perform(client, to, key, kind, value, expect, lease);
       if (op.outcome !== 'ok') {
         // Like an etcd client's balancer: try another member after an error.
         const now = members();
@@ -111,7 +150,31 @@ export class Workload {
     }
   }
 
-  /** perform runs one operation against a member and records it. */
+  /**
+   * chooseKind maps a roll in [0, 1) to an operation: reads half the time, then
+   * leasePuts and revokes (their share, `leaseOps`), then writes and CASes evenly (a
+   * CAS needs a value to compare with; without one it is a write).
+   */
+  private chooseKind(roll: number, canCas: boolean): OpKind {
+    if (roll < 0.5) return 'read';
+    const share = Math.min(0.5, Math.max(0, this.options.leaseOps ?? DEFAULT_LEASE_OPS));
+    const leasePuts = (share * 4) / 7;
+    const x = roll - 0.5;
+    if (x < leasePuts) return 'leasePut';
+    if (x < share) return 'revoke';
+    return x - share < (0.5 - share) / 2 || !canCas ? 'write' : 'cas';
+  }
+
+  /**
+   * perform runs one operation against a member and records it. A leasePut grants a
+   * lease and puts `value` attached to it: a failed grant (whatever the error) fails the
+   * operation, which has then touched no key; otherwise the put's outcome is the
+   * operation's. A revoke revokes `lease` (whose leasePut stored `value`); a NOT_FOUND
+   * answer is a `fail` only when it provably changed nothing — a revoke of the lease was
+   * acknowledged (etcd cannot revoke a lease twice, so this one found it gone), or the
+   * leased put provably never happened (no key is attached to the lease) — and is
+   * classified like any other error otherwise.
+   */
   async perform(
     client: number,
     member: string,
@@ -119,8 +182,11 @@ export class Workload {
     kind: OpKind,
     value: string,
     expect: string | undefined,
+    lease?: LeaseRecord,
   ): Promise<Op> {
     const { clock, timeoutMs } = this.options;
+    if (kind === 'revoke' && lease === undefined)
+      throw new Error('workload: revoke without a lease');
     const endpoint = this.options.endpoint(member);
     const id = this.nextId++;
     const invoke = clock.now();
@@ -128,8 +194,43 @@ export class Workload {
     let error: string | undefined;
     let observed: string | null | undefined;
     let succeeded: boolean | undefined;
+    let leaseId: bigint | undefined = lease?.id;
+    let granted: LeaseRecord | undefined;
     try {
-      if (kind === 'read') {
+      if (kind === 'leasePut') {
+        try {
+          leaseId = await endpoint.leaseGrant(
+            this.options.leaseTtlSec ?? DEFAULT_LEASE_TTL_SEC,
+            timeoutMs,
+          );
+        } catch (caught) {
+          // No lease, so nothing was put: the operation had no effect on the key.
+          outcome = 'fail';
+          error = `LeaseGrant: ${describeError(caught)}`;
+        }
+        if (leaseId !== undefined) {
+          granted = { id: leaseId, value, revoked: false, gone: false };
+          this.lastLease.set(key, granted);
+          await endpoint.put(key, value, timeoutMs, leaseId);
+          this.remember(key, value);
+        }
+      } else if (kind === 'revoke' && lease !== undefined) {
+        try {
+          await endpoint.leaseRevoke(lease.id, timeoutMs);
+        } catch (caught) {
+          if (isLeaseNotFound(caught)) {
+            lease.gone = true;
+            if (lease.revoked || lease.put === 'fail') {
+              outcome = 'fail';
+              error = describeError(caught);
+            } else throw caught;
+          } else throw caught;
+        }
+        if (outcome === 'ok') {
+          lease.revoked = true;
+          if (this.lastSeen.get(key) === value) this.lastSeen.delete(key);
+        }
+      } else if (kind === 'read') {
         observed = await endpoint.get(key, timeoutMs);
         this.remember(key, observed);
       } else if (kind === 'write') {
@@ -145,6 +246,7 @@ export class Workload {
       outcome = classifyError(caught);
       error = describeError(caught);
     }
+    if (granted !== undefined) granted.put = outcome;
     const complete = clock.now();
     const op: Op = {
       id,
@@ -152,6 +254,7 @@ export class Workload {
       key,
       kind,
       ...(kind !== 'read' ? { value } : {}),
+      ...(leaseId !== undefined ? { lease: leaseId.toString() } : {}),
       ...(kind === 'cas' ? { expect: expect ?? '' } : {}),
       ...(outcome === 'ok' && observed !== undefined ? { observed } : {}),
       ...(outcome === 'ok' && succeeded !== undefined ? { succeeded } : {}),

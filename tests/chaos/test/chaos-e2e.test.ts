@@ -35,6 +35,9 @@ describe('chaos against raftkit kv-server', () => {
     console.log(summaryLine(report));
     if (report.violations > 0 || report.linearizability !== 'ok') keep = true;
     expect(report.ok).toBeGreaterThan(100);
+    // Lease operations are on by default, and some revokes were acknowledged.
+    expect(report.leases.leasePut.ok).toBeGreaterThan(0);
+    expect(report.leases.revoke.ok).toBeGreaterThan(0);
     expect(report.lostWrites).toEqual([]);
     expect(report.nonLinearizableKeys.map((k) => k.key)).toEqual([]);
     expect(report.linearizability).toBe('ok');
