@@ -5,6 +5,7 @@ import {
   CLUSTER_SERVICE,
   CompareResult,
   CompareTarget,
+  type HashKVResponse,
   KV_SERVICE,
   LEASE_SERVICE,
   type LeaseGrantResponse,
@@ -155,6 +156,16 @@ export class EtcdEndpoint {
   /** status is Maintenance.Status (leader, term, this member's id). */
   status(timeoutMs: number): Promise<StatusResponse> {
     return unary<StatusResponse>(this.maintenance, 'status', {}, timeoutMs);
+  }
+
+  /** hashKV is Maintenance.HashKV at `revision`: a hash of the key-value history up to it. */
+  hashKV(revision: number, timeoutMs: number): Promise<HashKVResponse> {
+    return unary<HashKVResponse>(
+      this.maintenance,
+      'hashKV',
+      { revision: BigInt(revision) },
+      timeoutMs,
+    );
   }
 
   /** memberList is Cluster.MemberList (the answering member's view). */

@@ -25,6 +25,7 @@ import { Nemesis, type NemesisName } from './nemesis.js';
 import { Network } from './network.js';
 import { freePorts } from './ports.js';
 import { Random } from './random.js';
+import { compareReplicaHashes, type ReplicaHashes } from './replica-hash.js';
 import { DEFAULT_LEASE_OPS, DEFAULT_LEASE_TTL_SEC, Workload } from './workload.js';
 
 /** DEFAULT_RESULTS_DIR is tests/chaos/results (gitignored). */
@@ -88,6 +89,11 @@ export interface ChaosReport {
   readonly availability: readonly PhaseAvailability[];
   readonly availabilityByNemesis: ReturnType<typeof availabilityByNemesis>;
   readonly unidentifiedPeerConnections: number;
+  /**
+   * replicas is every running member's HashKV at the lowest revision they all reached
+   * after healing; `diverged` counts as a violation.
+   */
+  readonly replicas: ReplicaHashes;
   readonly checkMs: number;
   /** membership is what the membership nemesis did and found (when it was on). */
   readonly membership?: MembershipResult & {
@@ -117,6 +123,7 @@ export function summaryLine(report: ChaosReport): string {
     `ops=${report.ops} ok=${report.ok} unknown=${report.unknown} violations=${report.violations}` +
     ` fail=${report.fail} lost=${report.lostWrites.length} check=${report.linearizability}` +
     ` leases=${counts(report.leases.leasePut)} revokes=${counts(report.leases.revoke)}` +
+    ` replicas=${report.replicas.diverged ? 'diverged' : report.replicas.unanswered.length === 0 ? 'same' : `same-except-${report.replicas.unanswered.join(',')}`}@${report.replicas.revision}` +
     (total === undefined ? '' : ` changes=${total.ok}/${total.fail}/${total.unknown}`)
   );
 }
@@ -186,6 +193,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         });
   let membershipResult: MembershipResult | undefined;
   let finalValues = new Map<string, string | null>();
+  let replicas: ReplicaHashes = { revision: 0, hashes: {}, diverged: false, unanswered: [] };
   try {
     await network.start();
     cluster.start();
@@ -210,6 +218,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     );
     finalValues = await workload.finalRead(60_000);
     membershipResult = await membership?.finish(60_000);
+    replicas = await compareReplicaHashes(
+      (name) => cluster.endpoint(name),
+      cluster.names().filter((name) => cluster.stateOf(name) !== 'down'),
+      30_000,
+    );
   } finally {
     // Members first, so nothing reconnects through a proxy that is shutting down.
     await cluster.stop();
@@ -236,7 +249,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     fail: ops.filter((op) => op.outcome === 'fail').length,
     unknown: ops.filter((op) => op.outcome === 'unknown').length,
     leases: { leasePut: countOutcomes(ops, 'leasePut'), revoke: countOutcomes(ops, 'revoke') },
-    violations: nonLinearizableKeys.length + lostWrites.length + membershipViolations,
+    violations:
+      nonLinearizableKeys.length +
+      lostWrites.length +
+      membershipViolations +
+      (replicas.diverged ? 1 : 0),
     linearizability: check.verdict,
     nonLinearizableKeys,
     inconclusiveKeys: check.keys.filter((k) => k.verdict === 'inconclusive').map((k) => k.key),
@@ -245,6 +262,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     availability,
     availabilityByNemesis: availabilityByNemesis(availability),
     unidentifiedPeerConnections: network.unidentified,
+    replicas,
     checkMs,
     ...(membershipResult !== undefined
       ? {

@@ -43,6 +43,10 @@ describe('chaos against raftkit kv-server', () => {
     expect(report.linearizability).toBe('ok');
     expect(report.violations).toBe(0);
     expect(report.finalReadsMissing).toEqual([]);
+    // Every member holds the same history up to a common revision (HashKV).
+    expect(report.replicas.diverged).toBe(false);
+    expect(report.replicas.unanswered).toEqual([]);
+    expect(report.replicas.revision).toBeGreaterThan(1);
   });
 
   it('catches the planted stale-read bug (RAFTKIT_UNSAFE_STALE_READS=1)', {

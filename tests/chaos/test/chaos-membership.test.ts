@@ -48,6 +48,10 @@ describe('chaos with membership changes against raftkit kv-server', () => {
     expect(report.nonLinearizableKeys.map((k) => k.key)).toEqual([]);
     expect(report.linearizability).toBe('ok');
     expect(report.finalReadsMissing).toEqual([]);
+    // Every member holds the same history up to a common revision (HashKV).
+    expect(report.replicas.diverged).toBe(false);
+    expect(report.replicas.unanswered).toEqual([]);
+    expect(report.replicas.revision).toBeGreaterThan(1);
     expect(report.violations).toBe(0);
   });
 });
