@@ -17,6 +17,7 @@ import {
 } from '@raftkit/rpc/etcd';
 import { LevelLogStore } from '@raftkit/storage';
 import { IntervalTicker, realClock, type TimerHandle } from '@raftkit/timer';
+import { BACKUP_CHUNK_BYTES, BackupError, readBackup, sealBackup } from './backup.js';
 import { Membership } from './cluster-service.js';
 import { type Compactor, startAutoCompaction } from './compactor.js';
 import { toEtcdError } from './etcd-errors.js';
@@ -314,6 +315,8 @@ export class KvServer {
         );
       },
       hash: unimplemented('Hash (use HashKV)'),
+      snapshot: (call: grpc.ServerWritableStream<pb.SnapshotRequest, pb.SnapshotResponse>) =>
+        this.streamBackup(call),
       hashKV: (
         call: grpc.ServerUnaryCall<pb.HashKVRequest, pb.HashKVResponse>,
         callback: grpc.sendUnaryData<pb.HashKVResponse>,
@@ -331,10 +334,43 @@ export class KvServer {
           callback(toEtcdError(error) as grpc.ServiceError);
         }
       },
-      snapshot: unimplemented('Snapshot'),
       moveLeader: this.membership!.moveLeaderHandler(),
       downgrade: unimplemented('Downgrade'),
     };
+  }
+
+  /**
+   * streamBackup answers Maintenance.Snapshot (`etcdctl snapshot save`): the state
+   * machine image captured now, sealed with its SHA-256 (see backup.ts), in blobs of
+   * 32 KiB with the bytes remaining after each, waiting for the client to drain.
+   */
+  private streamBackup(call: grpc.ServerWritableStream<pb.SnapshotRequest, pb.SnapshotResponse>) {
+    const revision = this.stateMachine.store.revision;
+    const produce = this.stateMachine.captureSnapshot();
+    const send = async () => {
+      const sealed = sealBackup(await produce());
+      for (let offset = 0; offset < sealed.length && !call.cancelled; ) {
+        const blob = sealed.subarray(offset, offset + BACKUP_CHUNK_BYTES);
+        offset += blob.length;
+        const more = call.write({
+          header: this.header(revision),
+          remainingBytes: BigInt(sealed.length - offset),
+          blob,
+          version: SERVER_VERSION,
+        });
+        if (!more && !call.cancelled) {
+          await new Promise((resolve) => {
+            call.once('drain', resolve);
+            call.once('cancelled', resolve);
+          });
+        }
+      }
+      this.logger.info({ bytes: sealed.length, revision }, 'backup streamed to a client');
+      call.end();
+    };
+    send().catch((error: unknown) => {
+      if (!call.cancelled) call.emit('error', toEtcdError(error));
+    });
   }
 
   /** status answers Maintenance.Status. */
@@ -665,10 +701,18 @@ async function prepareStore(
             autoLeave: false,
           },
         },
-        data: KvStateMachine.initialImage(plan.initialMembers),
+        data: await initialImage(plan.initialMembers, config.initialSnapshotFile),
       },
     });
-    logger.info({ members: voters.length }, 'wrote the cluster’s initial snapshot');
+    logger.info(
+      {
+        members: voters.length,
+        ...(config.initialSnapshotFile !== undefined ? { backup: config.initialSnapshotFile } : {}),
+      },
+      config.initialSnapshotFile === undefined
+        ? 'wrote the cluster’s initial snapshot'
+        : 'wrote the cluster’s initial snapshot from the backup',
+    );
     return plan.seedMembers;
   }
   // A member that joined but has not received the leader's snapshot yet.
@@ -685,6 +729,23 @@ async function prepareStore(
     );
   }
   return joining.members;
+}
+
+/**
+ * initialImage is a new cluster's initial state machine image: empty, or the backup's
+ * data (`--initial-snapshot-file`) with the initial members as the membership.
+ */
+async function initialImage(
+  members: readonly MemberSpec[],
+  backupFile: string | undefined,
+): Promise<Uint8Array> {
+  if (backupFile === undefined) return KvStateMachine.initialImage(members);
+  const image = await readBackup(backupFile);
+  try {
+    return KvStateMachine.imageForNewCluster(image, members);
+  } catch (error) {
+    throw new BackupError(backupFile, `its image does not restore (${String(error)})`);
+  }
 }
 
 /**

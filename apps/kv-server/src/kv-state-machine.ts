@@ -148,6 +148,33 @@ export class KvStateMachine implements StateMachine<KvResult> {
   }
 
   /**
+   * imageForNewCluster is the initial snapshot of a new cluster bootstrapped from a
+   * backup's image: the backup's store and leases, with `members` as the membership (no
+   * removed ids) and no remembered request ids (they were another cluster's clients').
+   * Throws MvccError ErrCorruptSnapshot for an image that does not restore.
+   */
+  static imageForNewCluster(image: Uint8Array, members: readonly MemberSpec[]): Uint8Array {
+    const machine = new KvStateMachine({ awaitingSnapshot: true });
+    machine.restore({
+      metadata: {
+        index: 1,
+        term: 1,
+        confState: {
+          voters: [],
+          learners: [],
+          votersOutgoing: [],
+          learnersNext: [],
+          autoLeave: false,
+        },
+      },
+      data: image,
+    });
+    machine.cluster.reset(members, []);
+    machine.results.clear();
+    return machine.snapshot();
+  }
+
+  /**
    * applyConfChange applies a committed configuration change to the membership, in log
    * order (RaftNode's onConfChange). Each single change's context is the etcd `Member`
    * it concerns; leaving a joint configuration changes no member.

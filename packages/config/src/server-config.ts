@@ -76,6 +76,11 @@ export interface ServerConfig {
   readonly listenMetricsUrls: readonly string[];
   readonly initialCluster: readonly InitialMember[];
   readonly initialClusterState: ClusterState;
+  /**
+   * initialSnapshotFile is `--initial-snapshot-file` (raftkit's own): a backup a new
+   * cluster's members start from instead of an empty store; undefined when not set.
+   */
+  readonly initialSnapshotFile: string | undefined;
   readonly initialClusterToken: string;
   /**
    * bootstrap holds the cluster and member ids when `initialClusterState` is 'new'. It is
@@ -158,6 +163,15 @@ export function parseServerConfig(
   }
   const logLevel = read.oneOf('log-level', LOG_LEVELS, 'info');
   const initialClusterState = read.oneOf('initial-cluster-state', ['new', 'existing'], 'new');
+  const snapshotFile = read.string('initial-snapshot-file', '');
+  if (snapshotFile !== '' && initialClusterState !== 'new') {
+    read.fail(
+      'initial-snapshot-file',
+      'a backup can only bootstrap a new cluster, not a member joining an existing one',
+      'drop --initial-snapshot-file, or bootstrap a new cluster with --initial-cluster-state new',
+    );
+  }
+  const initialSnapshotFile = snapshotFile === '' ? undefined : snapshotFile;
   const initialClusterToken = read.string('initial-cluster-token', 'etcd-cluster');
   if (initialClusterToken === '') {
     read.fail(
@@ -257,6 +271,7 @@ export function parseServerConfig(
     listenMetricsUrls,
     initialCluster,
     initialClusterState,
+    initialSnapshotFile,
     initialClusterToken,
     bootstrap,
     heartbeatIntervalMs,

@@ -144,6 +144,13 @@ export const SETTINGS: readonly SettingSpec[] = [
     help: "Initial cluster state: 'new' to bootstrap, 'existing' to join a running cluster.",
   },
   {
+    flag: 'initial-snapshot-file',
+    kind: 'string',
+    group: 'clustering',
+    defaultText: '',
+    help: "raftkit only: bootstrap a new cluster from a backup (`etcdctl snapshot save` against raftkit); every initial member takes the same file, the membership comes from --initial-cluster. Read only when the data dir is new and --initial-cluster-state is 'new'.",
+  },
+  {
     flag: 'initial-cluster-token',
     kind: 'string',
     group: 'clustering',
