@@ -4,6 +4,7 @@ import { encodeEtcdMessage } from '@raftkit/rpc/etcd';
 import { describe, expect, it } from 'vitest';
 import { encodeKvCommand } from '../src/kv-command.js';
 import { KvStateMachine } from '../src/kv-state-machine.js';
+import { MvccError } from '../src/mvcc/index.js';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 let index = 0;
@@ -82,8 +83,10 @@ describe('KvStateMachine', () => {
         ),
       ),
     ]);
-    expect(result?.kind === 'error' && result.error.code).toBe('ErrLeaseNotFound');
-    expect(result?.kind === 'error' && result.error.grpcCode).toBe(5);
+    const error = result?.kind === 'error' ? result.error : undefined;
+    expect(error).toBeInstanceOf(MvccError);
+    expect((error as MvccError).code).toBe('ErrLeaseNotFound');
+    expect((error as MvccError).grpcCode).toBe(5);
     expect(machine.store.revision).toBe(1);
   });
 
