@@ -40,6 +40,7 @@ import {
 } from './member-identity.js';
 import { ServerMetrics, startMetricsServer } from './metrics.js';
 import { peerTlsOptions, RaftHost } from './raft-host.js';
+import { RequireLeader } from './require-leader.js';
 import { WatchHub } from './watch/watch-hub.js';
 import { createWatchService } from './watch/watch-service.js';
 
@@ -63,6 +64,7 @@ export class KvServer {
   private membership: Membership | undefined;
   private leaseClock: LeaseClock | undefined;
   private leaderClients: LeaderClients | undefined;
+  private requireLeader: RequireLeader | undefined;
   private readonly watchHub = new WatchHub({ store: () => this.stateMachine.store });
   clientPorts: number[] = [];
 
@@ -182,6 +184,10 @@ export class KvServer {
       () => node.leader() !== NONE || node.isLeader(),
       2 * this.config.electionTimeoutMs,
     );
+    this.requireLeader = new RequireLeader(
+      () => node.leader() !== NONE || node.isLeader(),
+      this.config.electionTimeoutMs,
+    );
     const server = new grpc.Server({
       'grpc.max_receive_message_length': this.config.maxRequestBytes + GRPC_OVERHEAD_BYTES,
       'grpc.max_send_message_length': 2 ** 31 - 1,
@@ -243,6 +249,7 @@ export class KvServer {
           leader: this.leaderClients,
           forwardTimeoutMs: 5 * this.config.electionTimeoutMs,
           leaderWait: this.leaderWait,
+          requireLeader: this.requireLeader,
         }),
         SERVER_VERSION,
       ),
@@ -261,7 +268,12 @@ export class KvServer {
       leader: this.leaderClients,
     });
     server.addService(CLUSTER_SERVICE, this.membership.service());
-    const watch = { hub: this.watchHub, header: this.header, version: SERVER_VERSION };
+    const watch = {
+      hub: this.watchHub,
+      header: this.header,
+      version: SERVER_VERSION,
+      requireLeader: this.requireLeader,
+    };
     server.addService(WATCH_SERVICE, createWatchService(watch));
     server.addService(MAINTENANCE_SERVICE, this.maintenanceService());
     const credentials = await clientCredentials(this.config);
@@ -562,6 +574,7 @@ export class KvServer {
       this.compactor?.stop();
       this.leaseClock?.close();
       this.leaderClients?.close();
+      this.requireLeader?.close();
       // Requests waiting for a leader go on (and fail fast) rather than hold the shutdown.
       this.leaderWait?.close();
       this.watchHub.close(); // watch streams end (clients resume elsewhere)

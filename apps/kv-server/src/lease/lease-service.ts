@@ -17,6 +17,7 @@ import type { KvResult } from '../kv-state-machine.js';
 import { LeaderClients } from '../leader-forward.js';
 import { deadlineMsOf, type LeaderWait } from '../leader-wait.js';
 import { keyStringToBytes } from '../mvcc/index.js';
+import { type RequireLeader, requiresLeader } from '../require-leader.js';
 import type { LeaseClock } from './lease-clock.js';
 import { LeaseError, type LeaseTable, MAX_LEASE_TTL } from './lease-table.js';
 
@@ -38,6 +39,8 @@ export interface LeaseServiceOptions {
   /** forwardTimeoutMs bounds a forwarded unary call. */
   readonly forwardTimeoutMs: number;
   readonly leaderWait?: LeaderWait;
+  /** requireLeader serves etcd's `WithRequireLeader` on keep-alive streams. */
+  readonly requireLeader?: RequireLeader;
 }
 
 /** minLeaseTtl is etcd's minimum lease TTL: ⌈(3 × electionTicks / 2) × tick⌉ in seconds. */
@@ -214,6 +217,14 @@ export function createLeaseService(options: LeaseServiceOptions): LeaseHandlers 
       call: ServerDuplexStream<pb.LeaseKeepAliveRequest, pb.LeaseKeepAliveResponse>,
     ) => {
       const forwarded = LeaderClients.isForwarded(call.metadata);
+      const monitor =
+        options.requireLeader !== undefined && requiresLeader(call.metadata)
+          ? options.requireLeader
+          : undefined;
+      if (monitor !== undefined && !monitor.leaderKnown()) {
+        call.emit('error', asServiceError(ETCD_ERRORS.noLeader));
+        return;
+      }
       let ended = false;
       // Requests are answered in order: each waits for the one before it.
       let chain: Promise<void> = Promise.resolve();
@@ -279,8 +290,10 @@ export function createLeaseService(options: LeaseServiceOptions): LeaseHandlers 
           }
         });
       });
+      const unwatch = monitor?.watch(() => fail(ETCD_ERRORS.noLeader));
       const finish = () => {
         ended = true;
+        unwatch?.();
         forward?.stream.cancel();
         forward = undefined;
       };

@@ -4,6 +4,7 @@ import type { WatchHandlers } from '@raftkit/rpc/etcd';
 import { ETCD_ERRORS } from '../etcd-errors.js';
 import { fromMvccKv, type HeaderSource } from '../etcd-mapping.js';
 import { RAFTKIT_SERVER_HEADER } from '../kv-service.js';
+import { type RequireLeader, requiresLeader } from '../require-leader.js';
 import type { HubResponse, WatchCreate, WatchHub } from './watch-hub.js';
 
 /** WatchServiceOptions are what the Watch handler needs from the member. */
@@ -12,6 +13,8 @@ export interface WatchServiceOptions {
   readonly header: HeaderSource;
   /** version, when given, is announced in the `raftkit-server` response header. */
   readonly version?: string;
+  /** requireLeader serves etcd's `WithRequireLeader` (metadata `hasleader: true`). */
+  readonly requireLeader?: RequireLeader;
 }
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
@@ -68,6 +71,14 @@ export function createWatchService(options: WatchServiceOptions): WatchHandlers 
   return {
     watch: (call: ServerDuplexStream<pb.WatchRequest, pb.WatchResponse>) => {
       if (options.version !== undefined) call.sendMetadata(metadata);
+      const monitor =
+        options.requireLeader !== undefined && requiresLeader(call.metadata)
+          ? options.requireLeader
+          : undefined;
+      if (monitor !== undefined && !monitor.leaderKnown()) {
+        call.emit('error', { ...ETCD_ERRORS.noLeader, metadata: new Metadata() } as ServiceError);
+        return;
+      }
       let ended = false;
       let scheduled = false;
       let waitingDrain = false;
@@ -92,13 +103,21 @@ export function createWatchService(options: WatchServiceOptions): WatchHandlers 
         scheduled = true;
         queueMicrotask(pump);
       });
+      const unwatch = monitor?.watch(() => {
+        if (ended) return;
+        ended = true;
+        stream.close();
+        call.emit('error', { ...ETCD_ERRORS.noLeader, metadata: new Metadata() } as ServiceError);
+      });
       const finish = () => {
         ended = true;
+        unwatch?.();
         stream.close();
       };
       stream.onTerminate = () => {
         if (ended) return;
         ended = true;
+        unwatch?.();
         call.emit('error', { ...ETCD_ERRORS.stopped, metadata: new Metadata() } as ServiceError);
       };
       call.on('data', (request: pb.WatchRequest) => {

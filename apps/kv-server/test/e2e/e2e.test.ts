@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
 import type * as pb from '@raftkit/rpc/etcd';
+import { WATCH_SERVICE } from '@raftkit/rpc/etcd';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   bytes,
@@ -18,6 +20,37 @@ import {
 const INVALID_ARGUMENT = 3;
 const OUT_OF_RANGE = 11;
 const UNAVAILABLE = 14;
+
+const WatchClient = grpc.makeGenericClientConstructor(WATCH_SERVICE, 'Watch');
+
+/** openWatch opens a Watch stream on key `nl/w`, with etcd's WithRequireLeader or not. */
+function openWatch(address: string, requireLeader: boolean) {
+  const client = new WatchClient(address, grpc.credentials.createInsecure());
+  const metadata = new grpc.Metadata();
+  if (requireLeader) metadata.set('hasleader', 'true');
+  const stream = (
+    client as unknown as {
+      watch(metadata: grpc.Metadata): grpc.ClientDuplexStream<pb.WatchRequest, pb.WatchResponse>;
+    }
+  ).watch(metadata);
+  let created = false;
+  let failure: grpc.ServiceError | undefined;
+  stream.on('data', (response: pb.WatchResponse) => {
+    if (response.created) created = true;
+  });
+  stream.on('error', (error: grpc.ServiceError) => {
+    failure = error;
+  });
+  stream.write({ createRequest: { key: bytes('nl/w') } });
+  return {
+    created: () => created,
+    error: () => failure,
+    close: () => {
+      stream.cancel();
+      client.close();
+    },
+  };
+}
 
 /** prefixEnd is etcd's `clientv3.GetPrefixRangeEnd`. */
 function prefixEnd(prefix: string): Buffer {
@@ -456,6 +489,12 @@ describe('a three-member raftkit cluster (etcd v3 API over gRPC)', () => {
   it('answers "etcdserver: no leader" on a member that lost its quorum', async () => {
     const leader = await cluster.waitForLeader();
     const survivor = cluster.followersOf(leader)[0]!;
+    // Watches on the survivor: one opened with etcd's WithRequireLeader, one without.
+    const required = openWatch(survivor.address, true);
+    const plain = openWatch(survivor.address, false);
+    await waitFor('both watches created', () =>
+      required.created() && plain.created() ? true : undefined,
+    );
     await Promise.all(
       cluster.members.filter((m) => m !== survivor).map((member) => member.kill('SIGKILL')),
     );
@@ -475,6 +514,20 @@ describe('a three-member raftkit cluster (etcd v3 API over gRPC)', () => {
     // A serializable read needs no leader.
     const local = await survivor.api.range({ key: bytes('restart/k'), serializable: true });
     expect(text(local.kvs[0]!.value)).toBe('after');
+    // The WithRequireLeader watch ends with `no leader` (after three leaderless checks an
+    // election timeout apart); the other one stays; a new one is refused at once.
+    const ended = await waitFor('the require-leader watch to end', () => required.error(), 10_000);
+    expect({ code: ended.code, details: ended.details }).toEqual({
+      code: UNAVAILABLE,
+      details: 'etcdserver: no leader',
+    });
+    expect(plain.error()).toBeUndefined();
+    const refused = openWatch(survivor.address, true);
+    const error = await waitFor('the new require-leader watch to be refused', () =>
+      refused.error(),
+    );
+    expect(error.details).toBe('etcdserver: no leader');
+    for (const watch of [required, plain, refused]) watch.close();
   });
 });
 
