@@ -215,14 +215,16 @@ export class KvServer {
     this.leaseClock = new LeaseClock({
       table: this.stateMachine.leases,
       extendMs: this.config.electionTimeoutMs,
-      revoke: (id) =>
-        node.propose(
+      revoke: (id) => {
+        this.metrics.leasesExpired.inc();
+        return node.propose(
           encodeKvCommand(
             'leaseRevoke',
             undefined,
             encodeEtcdMessage('LeaseRevokeRequest', { ID: id }),
           ),
-        ),
+        );
+      },
       onStall: (lateMs) =>
         this.logger.warn(
           { lateMs: Math.round(lateMs) },
@@ -554,6 +556,10 @@ export class KvServer {
       this.metrics.term.set(status.hardState.term);
       this.metrics.commitIndex.set(status.hardState.commit);
       this.metrics.appliedIndex.set(this.host.node.applied());
+      this.metrics.leases.set(this.stateMachine.leases.size);
+      this.metrics.watchStreams.set(this.watchHub.streamCount);
+      this.metrics.watchers.set(this.watchHub.watchers);
+      this.metrics.watchQueuedEvents.set(this.watchHub.queuedEvents);
       const stats = this.host.transport.stats();
       this.metrics.peerSendFailures.set(
         stats.peers.reduce((sum, peer) => sum + peer.droppedQueueFull + peer.droppedUnreachable, 0),

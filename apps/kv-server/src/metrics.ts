@@ -65,6 +65,31 @@ export class ServerMetrics {
     help: 'Messages to peers dropped by the transport (queue full, unreachable), since start.',
     registers: [this.registry],
   });
+  readonly leases = new Gauge({
+    name: 'raftkit_lease_count',
+    help: 'Leases granted and not yet revoked (this member’s applied state).',
+    registers: [this.registry],
+  });
+  readonly leasesExpired = new Counter({
+    name: 'raftkit_lease_expired_total',
+    help: 'Revocations of expired leases this member proposed as the leader.',
+    registers: [this.registry],
+  });
+  readonly watchStreams = new Gauge({
+    name: 'raftkit_watch_streams',
+    help: 'Watch streams open on this member.',
+    registers: [this.registry],
+  });
+  readonly watchers = new Gauge({
+    name: 'raftkit_watchers',
+    help: 'Watchers on this member’s watch streams.',
+    registers: [this.registry],
+  });
+  readonly watchQueuedEvents = new Gauge({
+    name: 'raftkit_watch_queued_events',
+    help: 'Events waiting to be sent on this member’s watch streams.',
+    registers: [this.registry],
+  });
   /** Observed once per client request, so a LightHistogram rather than prom-client's. */
   readonly requestDuration = new LightHistogram({
     name: 'raftkit_grpc_request_duration_seconds',

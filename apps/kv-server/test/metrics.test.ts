@@ -63,4 +63,23 @@ describe('LightHistogram', () => {
     );
     expect(text).toContain('raftkit_grpc_request_duration_seconds_count{method="Put",code="0"} 1');
   });
+
+  it('exports the lease and watch gauges', async () => {
+    const metrics = new ServerMetrics();
+    metrics.leases.set(3);
+    metrics.leasesExpired.inc();
+    metrics.watchStreams.set(2);
+    metrics.watchers.set(5);
+    metrics.watchQueuedEvents.set(7);
+    const text = await metrics.registry.metrics();
+    for (const line of [
+      'raftkit_lease_count 3',
+      'raftkit_lease_expired_total 1',
+      'raftkit_watch_streams 2',
+      'raftkit_watchers 5',
+      'raftkit_watch_queued_events 7',
+    ]) {
+      expect(text).toContain(line);
+    }
+  });
 });

@@ -163,6 +163,18 @@ export class WatchHub {
     for (const stream of [...this.streams]) stream.terminate();
   }
 
+  /** streamCount is the number of open streams. */
+  get streamCount(): number {
+    return this.streams.size;
+  }
+
+  /** queuedEvents is the number of events waiting to be sent, over every stream. */
+  get queuedEvents(): number {
+    let total = 0;
+    for (const stream of this.streams) total += stream.queued;
+    return total;
+  }
+
   /** watchers is the number of watchers of every stream, synced or not. */
   get watchers(): number {
     return this.watcherCount;
