@@ -31,7 +31,7 @@ export function deleteEvent(key: Uint8Array, rev: number): MvccEvent {
  * collectHistory returns the changes to the keys in `range` at revisions
  * `fromRev..toRev` that the index still holds (callers check `fromRev` against the
  * compacted revision), ordered by revision; changes sharing a revision (one txn) come
- * in key order, each key's own changes in the order they happened.
+ * in the order the txn made them (sub-revision).
  */
 export function collectHistory(
   index: TreeIndex,
@@ -40,6 +40,8 @@ export function collectHistory(
   toRev: number,
 ): MvccEvent[] {
   const out: MvccEvent[] = [];
+  // Each event's sub-revision, to order the changes of one txn as it made them.
+  const subs: number[] = [];
   const visitKey = (key: Uint8Array, generations: readonly Generation[]) => {
     for (const g of generations) {
       const last = g.tombstone !== 0 ? g.tombstone : (g.revs[g.revs.length - 1]?.mod ?? 0);
@@ -60,9 +62,11 @@ export function collectHistory(
             lease: e.lease,
           },
         });
+        subs.push(e.sub);
       }
       if (g.tombstone !== 0 && g.tombstone >= fromRev && g.tombstone <= toRev) {
         out.push(deleteEvent(key, g.tombstone));
+        subs.push(g.tombstoneSub);
       }
     }
   };
@@ -77,6 +81,9 @@ export function collectHistory(
       visitKey(ki.key, ki.generations);
     }
   }
-  // Array.prototype.sort is stable: key order, then each key's order, within a revision.
-  return out.sort((a, b) => a.kv.modRevision - b.kv.modRevision);
+  // By revision, then by sub-revision: a txn's changes in the order it made them, as
+  // etcd replays them (and as they were sent live).
+  const order = out.map((_, i) => i);
+  order.sort((a, b) => out[a]!.kv.modRevision - out[b]!.kv.modRevision || subs[a]! - subs[b]!);
+  return order.map((i) => out[i]!);
 }

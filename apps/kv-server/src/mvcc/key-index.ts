@@ -1,8 +1,12 @@
 import type { KeyValue } from './types.js';
 
-/** RevisionEntry is one put of a key: its revision, value and lease. */
+/**
+ * RevisionEntry is one put of a key: its revision, its position among the changes of
+ * its write txn (etcd's sub-revision: 0 for the txn's first change), value and lease.
+ */
 export interface RevisionEntry {
   readonly mod: number;
+  readonly sub: number;
   readonly value: Uint8Array;
   readonly lease: bigint;
 }
@@ -19,6 +23,8 @@ export interface Generation {
   version: number;
   revs: RevisionEntry[];
   tombstone: number;
+  /** tombstoneSub is the delete's sub-revision (0 while alive). */
+  tombstoneSub: number;
 }
 
 /**
@@ -43,19 +49,23 @@ export class KeyIndex {
     return this.generations.length === 0;
   }
 
-  /** put records a put at revision `rev`, starting a new generation if the key is dead. */
-  put(rev: number, value: Uint8Array, lease: bigint): void {
+  /**
+   * put records a put at revision `rev` (sub-revision `sub`), starting a new generation
+   * if the key is dead.
+   */
+  put(rev: number, value: Uint8Array, lease: bigint, sub = 0): void {
     const last = this.generations[this.generations.length - 1];
     if (last !== undefined && last.tombstone === 0) {
-      last.revs.push({ mod: rev, value, lease });
+      last.revs.push({ mod: rev, sub, value, lease });
       last.version++;
       return;
     }
     this.generations.push({
       created: rev,
       version: 1,
-      revs: [{ mod: rev, value, lease }],
+      revs: [{ mod: rev, sub, value, lease }],
       tombstone: 0,
+      tombstoneSub: 0,
     });
   }
 
@@ -66,11 +76,12 @@ export class KeyIndex {
     return last.revs[last.revs.length - 1]?.lease;
   }
 
-  /** tombstone records a delete at revision `rev`; false if the key is not alive. */
-  tombstone(rev: number): boolean {
+  /** tombstone records a delete at revision `rev` (sub-revision `sub`); false if the key is not alive. */
+  tombstone(rev: number, sub = 0): boolean {
     const last = this.generations[this.generations.length - 1];
     if (last === undefined || last.tombstone !== 0) return false;
     last.tombstone = rev;
+    last.tombstoneSub = sub;
     return true;
   }
 
@@ -124,6 +135,7 @@ export class KeyIndex {
       if (g === undefined) return;
       if (g.tombstone === rev) {
         g.tombstone = 0;
+        g.tombstoneSub = 0;
         continue;
       }
       if (g.tombstone !== 0) return;

@@ -4,21 +4,25 @@ import { type Generation, KeyIndex, type RevisionEntry } from './key-index.js';
 import { TreeIndex } from './tree-index.js';
 
 /**
- * Snapshot format, version 1 (all integers unsigned LEB128 varints unless said):
+ * Snapshot format, version 2 (all integers unsigned LEB128 varints unless said):
  *
  *   magic "RKMV" (4 bytes) | format version (1 byte) | current revision |
  *   compacted revision + 1 | key count |
  *   per key, in key order: key length | key bytes | generation count |
- *     per generation: created | version | tombstone (0 = alive) | put count |
- *       per put: mod revision | value length | value bytes | lease (zigzag varint, int64)
+ *     per generation: created | version | tombstone (0 = alive) | tombstone sub-revision |
+ *       put count |
+ *       per put: mod revision | sub-revision | value length | value bytes |
+ *                lease (zigzag varint, int64)
  *   | CRC-32 (IEEE) of everything before it, 4 bytes little-endian
+ *
+ * Version 1 (still read) has no sub-revisions: they read as 0.
  *
  * A reader refuses an unknown magic or version, a bad checksum, and any structure a
  * store cannot produce (keys out of order, revisions going backwards, ...).
  */
 
 /** SNAPSHOT_FORMAT_VERSION is the version byte {@link encodeSnapshot} writes. */
-export const SNAPSHOT_FORMAT_VERSION = 1;
+export const SNAPSHOT_FORMAT_VERSION = 2;
 
 const MAGIC = [0x52, 0x4b, 0x4d, 0x56]; // "RKMV"
 const INT64_MIN = -(1n << 63n);
@@ -71,11 +75,14 @@ export function* encodeSnapshotAt(
       while (puts > 0 && (g.revs[puts - 1] as RevisionEntry).mod > atRev) puts--;
       body.uint(g.created);
       body.uint(g.version - (g.revs.length - puts));
-      body.uint(g.tombstone !== 0 && g.tombstone <= atRev ? g.tombstone : 0);
+      const dead = g.tombstone !== 0 && g.tombstone <= atRev;
+      body.uint(dead ? g.tombstone : 0);
+      body.uint(dead ? g.tombstoneSub : 0);
       body.uint(puts);
       for (let ri = 0; ri < puts; ri++) {
         const e = g.revs[ri] as RevisionEntry;
         body.uint(e.mod);
+        body.uint(e.sub);
         body.bytes(e.value);
         body.zigzag(e.lease);
       }
@@ -101,7 +108,10 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotState {
   if (bytes.length < MAGIC.length + 1 + 4) corrupt('too short');
   for (let i = 0; i < MAGIC.length; i++) if (bytes[i] !== MAGIC[i]) corrupt('bad magic');
   const version = bytes[MAGIC.length];
-  if (version !== SNAPSHOT_FORMAT_VERSION) corrupt(`unknown format version ${String(version)}`);
+  if (version !== SNAPSHOT_FORMAT_VERSION && version !== 1) {
+    corrupt(`unknown format version ${String(version)}`);
+  }
+  const withSubs = version >= 2;
   const bodyEnd = bytes.length - 4;
   const stored =
     ((bytes[bodyEnd] as number) |
@@ -132,6 +142,7 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotState {
       const created = r.uint();
       const version = r.uint();
       const tombstone = r.uint();
+      const tombstoneSub = withSubs ? r.uint() : 0;
       const revCount = r.uint();
       if (revCount === 0 || version < revCount) corrupt('bad generation');
       if (tombstone === 0 && gi !== genCount - 1) corrupt('alive generation before the last');
@@ -142,13 +153,14 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotState {
           corrupt('revisions out of order');
         }
         lastRev = mod;
-        revs.push({ mod, value: r.bytes(), lease: r.zigzag() });
+        const sub = withSubs ? r.uint() : 0;
+        revs.push({ mod, sub, value: r.bytes(), lease: r.zigzag() });
       }
       if (tombstone !== 0 && (tombstone < lastRev || tombstone > currentRev)) {
         corrupt('bad tombstone');
       }
       if (tombstone !== 0) lastRev = tombstone;
-      generations.push({ created, version, revs, tombstone });
+      generations.push({ created, version, revs, tombstone, tombstoneSub });
     }
     index.insert(k, new KeyIndex(key, generations));
   }

@@ -84,7 +84,7 @@ export class WriteTxn {
     }
     if (ki === undefined) ki = this.index.create(k, keepBytes(req.key, req.owned));
     this.touch(k);
-    ki.put(this.beginRev + 1, value, lease);
+    ki.put(this.beginRev + 1, value, lease, this.changes);
     this.events?.push({ type: 'put', kv: ki.get(this.beginRev + 1) as KeyValue });
     this.changes++;
     const revision = this.beginRev + 1;
@@ -106,7 +106,7 @@ export class WriteTxn {
       if (this.leaseChanges !== undefined && kv.lease !== 0n) {
         this.leaseChanges.push({ key: k, from: kv.lease, to: 0n });
       }
-      this.index.get(k)?.tombstone(this.beginRev + 1);
+      this.index.get(k)?.tombstone(this.beginRev + 1, this.changes);
       this.events?.push(deleteEvent(this.index.get(k)?.key as Uint8Array, this.beginRev + 1));
       this.touch(k);
       this.changes++;

@@ -365,10 +365,11 @@ describe('MvccStore.deleteKeys', () => {
     ]);
     for (const event of commits[0]?.events ?? []) expect(event.kv.modRevision).toBe(before + 1);
     expect(store.range({ key: b('a'), rangeEnd: ZERO }).count).toBe(0);
-    // Every key deleted at the same revision: the history shows them all there.
+    // Every key deleted at the same revision: the history shows them all there, in the
+    // order they were deleted (sub-revision), as the live events.
     expect(
       store.history(b('a'), ZERO, before + 1, before + 1).map((event) => s(event.kv.key)),
-    ).toEqual(['a', 'c', 'd']);
+    ).toEqual(['d', 'a', 'c']);
   });
 
   it('deletes a key only, never a range: a key that is a prefix of others takes only itself', () => {

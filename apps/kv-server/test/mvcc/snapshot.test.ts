@@ -85,7 +85,7 @@ describe('snapshot', () => {
     const flipped = good.slice();
     flipped[20] = (flipped[20] as number) ^ 0x01;
     const future = good.slice();
-    future[4] = 2;
+    future[4] = 3;
     const cases = [
       flipped,
       good.subarray(0, good.length - 1),
@@ -112,6 +112,47 @@ describe('snapshot', () => {
       (crc >>> 24) & 0xff,
     ]);
     expect(catchErr(() => MvccStore.deserialize(bytes)).message).toContain('empty key');
+  });
+
+  it('reads a version-1 snapshot (no sub-revisions)', () => {
+    // version 1, current revision 2, no compaction, key "a": one generation created at 2,
+    // version 1, alive, one put at 2 of "x" without a lease.
+    const body = [0x52, 0x4b, 0x4d, 0x56, 1, 2, 0, 1, 1, 0x61, 1, 2, 1, 0, 1, 2, 1, 0x78, 0];
+    const crc = crc32(new Uint8Array(body));
+    const bytes = new Uint8Array([
+      ...body,
+      crc & 0xff,
+      (crc >>> 8) & 0xff,
+      (crc >>> 16) & 0xff,
+      (crc >>> 24) & 0xff,
+    ]);
+    const store = MvccStore.deserialize(bytes);
+    expect(plain(store.range({ key: b('a') }).kvs[0])).toMatchObject({
+      key: 'a',
+      value: 'x',
+      modRevision: 2,
+    });
+    expect(store.history(b('a'), undefined, 2, 2)).toHaveLength(1);
+  });
+
+  it('keeps the order of a txn’s changes (sub-revisions) for history replays', () => {
+    const st = new MvccStore();
+    st.put({ key: b('m'), value: b('0') });
+    st.txn({
+      compare: [],
+      success: [
+        { requestPut: { key: b('z'), value: b('1') } },
+        { requestDeleteRange: { key: b('m') } },
+        { requestPut: { key: b('a'), value: b('2') } },
+      ],
+      failure: [],
+    });
+    const order = (store: MvccStore) =>
+      store
+        .history(b('\0'), ZERO, 3, 3)
+        .map((e) => `${e.type} ${new TextDecoder().decode(e.kv.key)}`);
+    expect(order(st)).toEqual(['put z', 'delete m', 'put a']);
+    expect(order(MvccStore.deserialize(st.serialize()))).toEqual(['put z', 'delete m', 'put a']);
   });
 
   it('computes the standard CRC-32', () => {
