@@ -61,6 +61,17 @@ export function withServerHeader(
   return wrapped;
 }
 
+/**
+ * requestIdOf is a call's `raftkit-request-id` (undefined: none; null: longer than
+ * MAX_REQUEST_ID_BYTES, refused with `badRequestId`).
+ */
+export function requestIdOf(metadata: Metadata): string | undefined | null {
+  const value = metadata.get(REQUEST_ID_HEADER)[0];
+  if (value === undefined) return undefined;
+  const id = typeof value === 'string' ? value : value.toString('utf8');
+  return Buffer.byteLength(id) > MAX_REQUEST_ID_BYTES ? null : id;
+}
+
 /** RawRequest is a write request as received: its exact bytes and its decoded form. */
 interface RawRequest<T> {
   readonly bytes: Buffer;
@@ -152,18 +163,11 @@ export function createKvService(options: KvServiceOptions): UntypedServiceImplem
     else callback(null, value);
   }
 
-  function requestIdOf(call: ServerUnaryCall<unknown, unknown>): string | undefined | null {
-    const value = call.metadata.get(REQUEST_ID_HEADER)[0];
-    if (value === undefined) return undefined;
-    const id = typeof value === 'string' ? value : value.toString('utf8');
-    return Buffer.byteLength(id) > MAX_REQUEST_ID_BYTES ? null : id;
-  }
-
   function propose(
     kind: KvCommandKind,
     call: ServerUnaryCall<RawRequest<unknown>, unknown>,
   ): Promise<KvResult> {
-    const requestId = requestIdOf(call);
+    const requestId = requestIdOf(call.metadata);
     if (requestId === null) return Promise.reject(ETCD_ERRORS.badRequestId);
     let command: Uint8Array;
     try {

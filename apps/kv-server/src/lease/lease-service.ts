@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   type ClientDuplexStream,
   Metadata,
@@ -13,6 +13,7 @@ import { encodeWith, etcdType, LEASE_SERVICE, type LeaseHandlers } from '@raftki
 import { ETCD_ERRORS, type EtcdServiceError, toEtcdError } from '../etcd-errors.js';
 import type { HeaderSource } from '../etcd-mapping.js';
 import { encodeKvCommand } from '../kv-command.js';
+import { requestIdOf } from '../kv-service.js';
 import type { KvResult } from '../kv-state-machine.js';
 import { LeaderClients } from '../leader-forward.js';
 import { deadlineMsOf, type LeaderWait } from '../leader-wait.js';
@@ -46,6 +47,18 @@ export interface LeaseServiceOptions {
 /** minLeaseTtl is etcd's minimum lease TTL: ⌈(3 × electionTicks / 2) × tick⌉ in seconds. */
 export function minLeaseTtl(electionTicks: number, tickIntervalMs: number): number {
   return Math.ceil((Math.floor((3 * electionTicks) / 2) * tickIntervalMs) / 1000);
+}
+
+/**
+ * leaseIdFor is the lease id a grant without an id gets when it carries a request id: a
+ * positive 63-bit hash of it, so a retried grant (same request id) names the same lease
+ * and the state machine answers it with the first grant's result instead of granting a
+ * second lease.
+ */
+export function leaseIdFor(requestId: string): bigint {
+  const digest = createHash('sha256').update(`lease:${requestId}`).digest();
+  const id = digest.readBigUInt64BE(0) & 0x7fff_ffff_ffff_ffffn;
+  return id === 0n ? 1n : id;
 }
 
 /** newLeaseId is a random positive 63-bit lease id (etcd's ids are positive too). */
@@ -86,13 +99,19 @@ export function createLeaseService(options: LeaseServiceOptions): LeaseHandlers 
     return leaderWait.wait(deadlineMsOf(deadline));
   }
 
+  /**
+   * propose puts a grant or revocation in the log with the call's request id, so a retry
+   * is applied once (the state machine answers it with the first result).
+   */
   async function propose(
     call: ServerUnaryCall<unknown, unknown>,
     kind: 'leaseGrant' | 'leaseRevoke',
     request: Uint8Array,
   ): Promise<KvResult> {
+    const requestId = requestIdOf(call.metadata);
+    if (requestId === null) throw ETCD_ERRORS.badRequestId;
     await awaitLeader(call.getDeadline());
-    return node.propose(encodeKvCommand(kind, undefined, request));
+    return node.propose(encodeKvCommand(kind, requestId, request));
   }
 
   /** primaryRead waits until this member, as the leader, has applied all it committed. */
@@ -124,8 +143,13 @@ export function createLeaseService(options: LeaseServiceOptions): LeaseHandlers 
         return;
       }
       const ttl = requested < BigInt(options.minTtl) ? options.minTtl : Number(requested);
+      const requestId = requestIdOf(call.metadata);
       const id =
-        call.request.ID !== undefined && call.request.ID !== 0n ? call.request.ID : newLeaseId();
+        call.request.ID !== undefined && call.request.ID !== 0n
+          ? call.request.ID
+          : typeof requestId === 'string'
+            ? leaseIdFor(requestId)
+            : newLeaseId();
       propose(
         call,
         'leaseGrant',
@@ -137,6 +161,15 @@ export function createLeaseService(options: LeaseServiceOptions): LeaseHandlers 
               header: header(result.revision),
               ID: result.id,
               TTL: BigInt(result.ttl),
+              error: '',
+            });
+          } else if (result.kind === 'duplicate') {
+            // A retry of a grant applied before the snapshot this member restored: the
+            // lease is the one the request id names.
+            callback(null, {
+              header: header(result.revision),
+              ID: id,
+              TTL: BigInt(table.get(id)?.ttl ?? ttl),
               error: '',
             });
           } else {
@@ -154,7 +187,7 @@ export function createLeaseService(options: LeaseServiceOptions): LeaseHandlers 
       const id = call.request.ID ?? 0n;
       propose(call, 'leaseRevoke', encodeWith(LEASE_REVOKE_REQUEST, { ID: id })).then(
         (result) => {
-          if (result.kind === 'leaseRevoke') {
+          if (result.kind === 'leaseRevoke' || result.kind === 'duplicate') {
             callback(null, { header: header(result.revision) });
           } else {
             callback(asServiceError(errorOf(result.kind === 'error' ? result.error : result.kind)));

@@ -191,6 +191,46 @@ describe('Leases on a three-member raftkit cluster', () => {
     expect((await api.grant(0)).TTL).toBe(1n);
   }, 60_000);
 
+  it('a grant or revocation retried with the same raftkit-request-id is applied once', async () => {
+    const leader = await cluster.waitForLeader();
+    const client = new LeaseClient(
+      cluster.followersOf(leader)[0]!.address,
+      grpc.credentials.createInsecure(),
+    ) as Generic;
+    closers.push(() => client.close());
+    const call = <Req, Res>(method: string, request: Req, requestId: string) =>
+      new Promise<Res>((resolve, reject) => {
+        const metadata = new grpc.Metadata();
+        metadata.set('raftkit-request-id', requestId);
+        (
+          client[method] as (
+            r: Req,
+            m: grpc.Metadata,
+            cb: (e: grpc.ServiceError | null, r: Res) => void,
+          ) => void
+        ).call(client, request, metadata, (error, response) =>
+          error ? reject(error) : resolve(response),
+        );
+      });
+    const before = (await leaseApi(leader.address).leases()).leases.length;
+    const first = await call<pb.LeaseGrantRequest, pb.LeaseGrantResponse>(
+      'leaseGrant',
+      { TTL: 60n },
+      'grant-once',
+    );
+    const again = await call<pb.LeaseGrantRequest, pb.LeaseGrantResponse>(
+      'leaseGrant',
+      { TTL: 60n },
+      'grant-once',
+    );
+    expect(again.ID).toBe(first.ID);
+    expect((await leaseApi(leader.address).leases()).leases.length).toBe(before + 1);
+    await call('leaseRevoke', { ID: first.ID }, 'revoke-once');
+    // The retry of an applied revocation succeeds rather than finding no lease.
+    await call('leaseRevoke', { ID: first.ID }, 'revoke-once');
+    expect((await leaseApi(leader.address).leases()).leases.length).toBe(before);
+  }, 30_000);
+
   it('the etcd3 package keeps a lease and a lock across a leader kill; an abandoned lease expires on the new leader', async () => {
     const leader = await cluster.waitForLeader();
     const etcd = new Etcd3({

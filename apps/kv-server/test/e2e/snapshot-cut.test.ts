@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type * as pb from '@raftkit/rpc/etcd';
 import { SnapshotStore } from '@raftkit/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bytes, Cluster, logFields, type Member, text, waitFor } from './cluster-harness.js';
+import { bytes, Cluster, logFields, type Member, sleep, text, waitFor } from './cluster-harness.js';
 
 // A snapshot transfer cut by the leader's death (issue #7): a follower that fell behind
 // the leader's compacted log is being sent a snapshot of several MiB when the leader is SIGKILLed.
@@ -223,10 +223,22 @@ describe('a snapshot transfer cut by the leader dying mid-stream', () => {
 
     // 6. The transfer completes: the follower installs the snapshot, catches up (also on
     // a write made after the cut) and serves exactly the survivor's data.
-    await survivor.api.put(
-      { key: bytes('cut/after'), value: bytes('after') },
-      { timeoutMs: 20_000 },
-    );
+    // Retried under one request id (applied once): the follower's restore of a few MB
+    // blocks it for a moment, which on a loaded machine can cost the leader its quorum
+    // (check-quorum at a 500 ms election timeout) and time the first attempt out.
+    const requestId = `cut-after-${process.pid}`;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await survivor.api.put(
+          { key: bytes('cut/after'), value: bytes('after') },
+          { timeoutMs: 20_000, metadata: { 'raftkit-request-id': requestId } },
+        );
+        break;
+      } catch (error) {
+        if (attempt >= 5) throw error;
+        await sleep(200);
+      }
+    }
     expected.set('cut/after', bytes('after'));
     const target = (await survivor.api.status()).raftIndex;
     await waitFor(
