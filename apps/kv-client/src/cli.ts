@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // raftkitctl: etcdctl-style command line client for raftkit kv-server and etcd.
+import { EXIT_INTERRUPTED } from './cli/args.js';
 import { runCli } from './cli/main.js';
 
 const code = await runCli(process.argv.slice(2), {
@@ -8,3 +9,6 @@ const code = await runCli(process.argv.slice(2), {
   stdin: process.stdin,
 });
 process.exitCode = code;
+// etcdctl dies of the SIGINT that stops `lease keep-alive`; raftkitctl, having closed
+// its stream, does the same (its SIGINT listener is gone by now).
+if (code === EXIT_INTERRUPTED) process.kill(process.pid, 'SIGINT');

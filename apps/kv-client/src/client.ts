@@ -5,6 +5,13 @@ import {
   type CompactionResponse,
   type DeleteRangeResponse,
   KV_SERVICE,
+  LEASE_SERVICE,
+  type LeaseGrantResponse,
+  type LeaseKeepAliveRequest,
+  type LeaseKeepAliveResponse,
+  type LeaseLeasesResponse,
+  type LeaseRevokeResponse,
+  type LeaseTimeToLiveResponse,
   MAINTENANCE_SERVICE,
   type MemberAddResponse,
   type MemberListResponse,
@@ -20,7 +27,21 @@ import {
 } from '@raftkit/rpc/etcd';
 import type { KeyInput } from './bytes.js';
 import { type Endpoint, parseEndpoint } from './endpoints.js';
-import { KvClientError } from './errors.js';
+import { ETCD_ERRORS, isKvClientError, KvClientError } from './errors.js';
+import {
+  type LeaseGrantOptions,
+  type LeaseTimeToLiveOptions,
+  leaseGrantRequest,
+  leaseNotFoundTimeToLive,
+  leaseTimeToLiveRequest,
+  toLeaseId,
+} from './lease.js';
+import {
+  type KeepAliveStream,
+  type KeepAliveStreams,
+  LeaseKeepAlive,
+  type LeaseKeepAliveOptions,
+} from './lease-keep-alive.js';
 import {
   type DeleteOptions,
   deleteRequest,
@@ -141,7 +162,7 @@ function toBuffer(value: string | Uint8Array | undefined): Buffer | null {
 }
 
 /**
- * KvClient is a typed client of the etcd v3 KV, Cluster and Maintenance APIs, for
+ * KvClient is a typed client of the etcd v3 KV, Lease, Cluster and Maintenance APIs, for
  * raftkit kv-server and stock etcd alike. It fails over between endpoints, bounds every
  * call with a deadline, retries reads, and retries writes only when that cannot apply
  * them twice: when the request provably never left, or when the server deduplicates
@@ -154,6 +175,7 @@ export class KvClient {
   readonly #requestTimeoutMs: number;
   readonly #retries: number;
   readonly #options: KvClientOptions;
+  readonly #keepAlives = new Set<LeaseKeepAlive>();
   #current = 0;
   #closed = false;
 
@@ -334,9 +356,96 @@ export class KvClient {
     return this.#unary(MAINTENANCE_SERVICE.status, {}, { idempotent: true, pinned: connection });
   }
 
-  /** close releases every connection; calls made afterwards fail. */
+  /**
+   * leaseGrant creates a lease of `ttlSeconds` (Lease.LeaseGrant); the server may raise a
+   * short TTL to its minimum. With `id` it asks for that id (`leaseExists` when taken),
+   * else the server picks one. The response carries `ID` and `TTL`. A grant is a write:
+   * it is resent after it may have been applied only to a server that deduplicates.
+   */
+  leaseGrant(ttlSeconds: IntInput, options: LeaseGrantOptions = {}): Promise<LeaseGrantResponse> {
+    const request = leaseGrantRequest(ttlSeconds, options);
+    return this.#unary(LEASE_SERVICE.leaseGrant, request, { idempotent: false });
+  }
+
+  /**
+   * leaseRevoke ends a lease now and deletes the keys attached to it (Lease.LeaseRevoke);
+   * an unknown or expired lease throws reason `leaseNotFound`. It is retried like a write.
+   */
+  leaseRevoke(id: IntInput): Promise<LeaseRevokeResponse> {
+    const request = { ID: toLeaseId(id) };
+    return this.#unary(LEASE_SERVICE.leaseRevoke, request, { idempotent: false });
+  }
+
+  /**
+   * leaseTimeToLive reads a lease's remaining `TTL` and `grantedTTL` (Lease.LeaseTimeToLive),
+   * with the attached `keys` when asked. As etcd answers, a lease that does not exist
+   * (expired, revoked, never granted) has `TTL` −1 and `grantedTTL` 0; a server that
+   * reports it as `leaseNotFound` instead gets the same answer.
+   */
+  async leaseTimeToLive(
+    id: IntInput,
+    options: LeaseTimeToLiveOptions = {},
+  ): Promise<LeaseTimeToLiveResponse> {
+    const request = leaseTimeToLiveRequest(id, options);
+    try {
+      return await this.#unary(LEASE_SERVICE.leaseTimeToLive, request, { idempotent: true });
+    } catch (error) {
+      if (isKvClientError(error, 'leaseNotFound')) return leaseNotFoundTimeToLive(request.ID ?? 0n);
+      throw error;
+    }
+  }
+
+  /** leaseLeases lists the ids of every live lease (Lease.LeaseLeases), in the server's order. */
+  leaseLeases(): Promise<LeaseLeasesResponse> {
+    return this.#unary(LEASE_SERVICE.leaseLeases, {}, { idempotent: true });
+  }
+
+  /**
+   * leaseKeepAliveOnce renews a lease once (one request on a LeaseKeepAlive stream of its
+   * own) and returns the response, whose `TTL` is the renewed TTL. A lease the server
+   * does not know (it answers TTL 0) throws reason `leaseNotFound` with code NOT_FOUND, as
+   * etcd's client does. Renewing is idempotent, so it is retried like a read.
+   */
+  leaseKeepAliveOnce(id: IntInput): Promise<LeaseKeepAliveResponse> {
+    const request = { ID: toLeaseId(id) };
+    return this.#withRetries({ idempotent: true }, (connection, _requestId, deadline) =>
+      this.#keepAliveOnce(connection, request, deadline),
+    );
+  }
+
+  /**
+   * leaseKeepAlive keeps a lease alive until closed, as etcd's client does: over one
+   * LeaseKeepAlive stream it renews the lease a third of its TTL after each answer,
+   * resends an unanswered request every 500 ms, and reopens a broken stream (UNAVAILABLE
+   * or INTERNAL) after 500 ms on the next endpoint. It stops when the server answers TTL 0
+   * (the lease expired or was revoked), when no answer renews the lease within its TTL
+   * (the first answer must come within the dial timeout plus 1 s), on any other stream
+   * error, or on `close()`; `done` says why (LeaseKeepAliveEnd). Renewals go to
+   * `options.onResponse` and to async iterators of the handle. `KvClient.close()` closes
+   * it too. The id is checked at once (TypeError/RangeError).
+   */
+  leaseKeepAlive(id: IntInput, options: LeaseKeepAliveOptions = {}): LeaseKeepAlive {
+    const leaseId = toLeaseId(id);
+    const streams: KeepAliveStreams = {
+      open: (deadline) => this.#openKeepAlive(deadline),
+      failed: (endpoint) => {
+        const current = this.#connections[this.#current];
+        if (endpoint !== undefined && current?.endpoint.text === endpoint) {
+          this.#current = (this.#current + 1) % this.#connections.length;
+        }
+      },
+    };
+    const keepAlive = new LeaseKeepAlive(leaseId, streams, this.#dialTimeoutMs + 1000, options);
+    this.#keepAlives.add(keepAlive);
+    void keepAlive.done.then(() => this.#keepAlives.delete(keepAlive));
+    if (this.#closed) keepAlive.close();
+    return keepAlive;
+  }
+
+  /** close stops every lease keep-alive and releases every connection; calls made afterwards fail. */
   close(): void {
     this.#closed = true;
+    for (const keepAlive of this.#keepAlives) keepAlive.close();
     for (const connection of [...this.#connections, ...this.#extra.values()]) {
       connection.client.close();
     }
@@ -390,20 +499,35 @@ export class KvClient {
     return connection.raftkit;
   }
 
-  async #unary<Req, Res>(method: Method<Req, Res>, request: Req, policy: CallPolicy): Promise<Res> {
+  #unary<Req, Res>(method: Method<Req, Res>, request: Req, policy: CallPolicy): Promise<Res> {
+    return this.#withRetries(policy, (connection, requestId, deadline) =>
+      this.#call(connection, method, request, requestId, deadline),
+    );
+  }
+
+  // One call under the client's rules: a deadline over all attempts, failover between
+  // endpoints, and retries as the policy and the failure allow (see retry.ts).
+  async #withRetries<Res>(
+    policy: CallPolicy,
+    attempt: (
+      connection: Connection,
+      requestId: string | undefined,
+      deadline: number,
+    ) => Promise<Res>,
+  ): Promise<Res> {
     if (this.#closed) throw new KvClientError(grpc.status.CANCELLED, 'client is closed');
     const deadline = Date.now() + this.#dialTimeoutMs + this.#requestTimeoutMs;
     const requestId = policy.idempotent || policy.noRequestId ? undefined : randomUUID();
     const count = policy.pinned === undefined ? this.#connections.length : 1;
     const failures: string[] = [];
-    for (let attempt = 1; ; attempt++) {
+    for (let attempts = 1; ; attempts++) {
       const connection = policy.pinned ?? (this.#connections[this.#current] as Connection);
       let kind: RetryClass;
       let error: KvClientError;
       try {
         const sent = await this.#dial(connection, deadline);
         if (sent !== undefined) throw sent;
-        return await this.#call(connection, method, request, requestId, deadline);
+        return await attempt(connection, requestId, deadline);
       } catch (caught) {
         error =
           caught instanceof KvClientError
@@ -417,14 +541,75 @@ export class KvClient {
         deduplicated: requestId !== undefined && this.#deduplicates(connection),
       });
       const remaining = deadline - Date.now();
-      if (!decision.retry || attempt > this.#retries || remaining <= 0) {
-        throw this.#finalError(error, connection, attempt, kind, failures);
+      if (!decision.retry || attempts > this.#retries || remaining <= 0) {
+        throw this.#finalError(error, connection, attempts, kind, failures);
       }
       if (decision.nextEndpoint && policy.pinned === undefined) {
         this.#current = (this.#current + 1) % this.#connections.length;
       }
-      await sleep(Math.min(backoffMs(attempt, count), remaining));
+      await sleep(Math.min(backoffMs(attempts, count), remaining));
     }
+  }
+
+  #keepAliveStream(
+    connection: Connection,
+    options: grpc.CallOptions,
+  ): grpc.ClientDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse> {
+    const method = LEASE_SERVICE.leaseKeepAlive;
+    return connection.client.makeBidiStreamRequest(
+      method.path,
+      method.requestSerialize,
+      method.responseDeserialize,
+      new grpc.Metadata(),
+      options,
+    );
+  }
+
+  async #openKeepAlive(deadline: number): Promise<KeepAliveStream> {
+    if (this.#closed) throw new KvClientError(grpc.status.CANCELLED, 'client is closed');
+    const connection = this.#connections[this.#current] as Connection;
+    const unreachable = await this.#dial(connection, deadline);
+    if (unreachable !== undefined) throw unreachable;
+    return { endpoint: connection.endpoint.text, call: this.#keepAliveStream(connection, {}) };
+  }
+
+  // One request on a stream of its own; the first answer settles it.
+  #keepAliveOnce(
+    connection: Connection,
+    request: LeaseKeepAliveRequest,
+    deadline: number,
+  ): Promise<LeaseKeepAliveResponse> {
+    const endpoint = connection.endpoint.text;
+    return new Promise((resolve, reject) => {
+      const call = this.#keepAliveStream(connection, { deadline: new Date(deadline) });
+      let settled = false;
+      call.on('data', (response: LeaseKeepAliveResponse) => {
+        if (settled) return;
+        settled = true;
+        call.cancel();
+        if (response.TTL <= 0n) {
+          reject(new KvClientError(grpc.status.NOT_FOUND, ETCD_ERRORS.leaseNotFound, { endpoint }));
+        } else {
+          resolve(response);
+        }
+      });
+      call.on('error', (error: grpc.ServiceError) => {
+        if (settled) return;
+        settled = true;
+        reject(KvClientError.fromServiceError(error, endpoint, 1));
+      });
+      call.on('status', (status: grpc.StatusObject) => {
+        if (settled) return;
+        settled = true;
+        reject(
+          new KvClientError(grpc.status.UNAVAILABLE, 'the server ended the keep-alive stream', {
+            endpoint,
+            cause: status,
+          }),
+        );
+      });
+      call.write(request);
+    });
   }
 
   #finalError(

@@ -28,6 +28,21 @@ export {
   type KvErrorReason,
 } from './errors.js';
 export {
+  type LeaseGrantOptions,
+  type LeaseTimeToLiveOptions,
+  MAX_LEASE_ID,
+  MIN_LEASE_ID,
+  toLeaseId,
+} from './lease.js';
+export {
+  KEEP_ALIVE_BUFFER,
+  KEEP_ALIVE_RETRY_MS,
+  KeepAliveSchedule,
+  LeaseKeepAlive,
+  type LeaseKeepAliveEnd,
+  type LeaseKeepAliveOptions,
+} from './lease-keep-alive.js';
+export {
   type CompareField,
   type CompareOperator,
   compare,

@@ -45,7 +45,7 @@ function fakeClient(calls: unknown[][], failWith?: KvClientError): ClientLike {
     close: () => {
       calls.push(['close']);
     },
-  } as ClientLike;
+  } as Partial<ClientLike> as ClientLike;
 }
 
 async function run(argv: string[], options: { stdin?: string; fail?: KvClientError } = {}) {

@@ -4,6 +4,10 @@ import {
   type ClusterHandlers,
   KV_SERVICE,
   type KvHandlers,
+  LEASE_SERVICE,
+  type LeaseHandlers,
+  type LeaseKeepAliveRequest,
+  type LeaseKeepAliveResponse,
   MAINTENANCE_SERVICE,
   type MaintenanceHandlers,
   type PutRequest,
@@ -28,13 +32,38 @@ export type Behaviour = (
   | 'hang';
 
 /**
- * FakeServer is an in-process etcd API server (KV; Cluster; Maintenance Status and
- * MoveLeader) whose answers a test scripts.
+ * KeepAliveBehaviour answers one request on a LeaseKeepAlive stream: a response, an
+ * error status that ends the stream, `end` (the server ends it with OK), or `hang`.
+ */
+export type KeepAliveBehaviour = (
+  request: LeaseKeepAliveRequest,
+) =>
+  | { response: LeaseKeepAliveResponse }
+  | { error: { code: number; details: string } }
+  | 'end'
+  | 'hang';
+
+/** KeepAliveLog counts a fake server's LeaseKeepAlive streams and requests. */
+export interface KeepAliveLog {
+  /** opened counts the streams opened. */
+  opened: number;
+  /** open counts the streams neither ended nor cancelled. */
+  open: number;
+  /** requests are the ids received, in order. */
+  readonly requests: bigint[];
+}
+
+/**
+ * FakeServer is an in-process etcd API server (KV; Lease; Cluster; Maintenance Status
+ * and MoveLeader) whose answers a test scripts.
  */
 export interface FakeServer {
   readonly endpoint: string;
   readonly received: Recorded[];
   behaviour: Behaviour;
+  /** keepAlive answers LeaseKeepAlive requests (default: TTL 10 for any id). */
+  keepAlive: KeepAliveBehaviour;
+  readonly keepAlives: KeepAliveLog;
   /** raftkit makes every answer carry the `raftkit-server` header. */
   raftkit: boolean;
   stop(): Promise<void>;
@@ -60,6 +89,12 @@ export function okResponse(method: string): object {
       return { header, members: [] };
     case 'memberAdd':
       return { header, member: null, members: [] };
+    case 'leaseGrant':
+      return { header, ID: 7n, TTL: 10n, error: '' };
+    case 'leaseTimeToLive':
+      return { header, ID: 7n, TTL: 9n, grantedTTL: 10n, keys: [] };
+    case 'leaseLeases':
+      return { header, leases: [] };
     case 'status':
       return { header, version: '3.4.23', dbSize: 0n, leader: 0n, raftIndex: 1n, raftTerm: 4n };
     default:
@@ -74,6 +109,8 @@ export async function startFakeServer(): Promise<FakeServer> {
     endpoint: '',
     received: [],
     behaviour: (method) => ({ response: okResponse(method) }),
+    keepAlive: (request) => ({ response: { header, ID: request.ID ?? 0n, TTL: 10n } }),
+    keepAlives: { opened: 0, open: 0, requests: [] },
     raftkit: false,
     stop: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
   };
@@ -113,6 +150,45 @@ export async function startFakeServer(): Promise<FakeServer> {
     ]),
   ) as unknown as ClusterHandlers;
   server.addService(CLUSTER_SERVICE, cluster);
+  const keepAlive = (
+    call: grpc.ServerDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse>,
+  ): void => {
+    const log = fake.keepAlives;
+    log.opened++;
+    log.open++;
+    let finished = false;
+    const finish = (): void => {
+      if (!finished) log.open--;
+      finished = true;
+    };
+    call.on('cancelled', finish);
+    call.on('error', finish);
+    call.on('data', (request: LeaseKeepAliveRequest) => {
+      if (finished) return;
+      log.requests.push(request.ID ?? 0n);
+      const outcome = fake.keepAlive(request);
+      if (outcome === 'hang') return;
+      if (outcome === 'end') {
+        finish();
+        call.end();
+      } else if ('error' in outcome) {
+        finish();
+        call.emit('error', { code: outcome.error.code, details: outcome.error.details });
+      } else {
+        call.write(outcome.response);
+      }
+    });
+  };
+  const lease = {
+    ...Object.fromEntries(
+      ['leaseGrant', 'leaseRevoke', 'leaseTimeToLive', 'leaseLeases'].map((name) => [
+        name,
+        handle(name),
+      ]),
+    ),
+    leaseKeepAlive: keepAlive,
+  } as unknown as LeaseHandlers;
+  server.addService(LEASE_SERVICE, lease);
   const maintenance = Object.fromEntries(
     ['status', 'moveLeader'].map((name) => [name, handle(name)]),
   ) as unknown as MaintenanceHandlers;

@@ -125,6 +125,40 @@ export const MEMBER_COMMANDS: Record<string, CommandSpec> = {
   },
 };
 
+/** LEASE_COMMANDS are the subcommands of `lease` (lease ids in hex, as etcdctl prints them). */
+export const LEASE_COMMANDS: Record<string, CommandSpec> = {
+  grant: {
+    usage: 'lease grant <ttl>',
+    summary: 'Creates leases (TTL in seconds)',
+    options: {},
+    flags: [],
+  },
+  'keep-alive': {
+    usage: 'lease keep-alive [--once] <leaseID>',
+    summary: 'Keeps leases alive (renew), until the lease is gone or SIGINT',
+    options: { once: { type: 'boolean' } },
+    flags: [['--once', 'renew the lease once and exit']],
+  },
+  list: {
+    usage: 'lease list',
+    summary: 'List all active leases',
+    options: {},
+    flags: [],
+  },
+  revoke: {
+    usage: 'lease revoke <leaseID>',
+    summary: 'Revokes leases (and deletes their keys)',
+    options: {},
+    flags: [],
+  },
+  timetolive: {
+    usage: 'lease timetolive <leaseID> [--keys]',
+    summary: 'Get lease information',
+    options: { keys: { type: 'boolean' } },
+    flags: [['--keys', 'also list the keys attached to the lease']],
+  },
+};
+
 /** COMMANDS lists raftkitctl's commands by name (`member list` is `member`, subcommand `list`). */
 export const COMMANDS: Record<string, CommandSpec> = {
   put: {
@@ -184,6 +218,13 @@ export const COMMANDS: Record<string, CommandSpec> = {
     flags: [],
     subcommands: MEMBER_COMMANDS,
   },
+  lease: {
+    usage: 'lease <grant|keep-alive|list|revoke|timetolive>',
+    summary: 'Lease related commands',
+    options: {},
+    flags: [],
+    subcommands: LEASE_COMMANDS,
+  },
   endpoint: {
     usage: 'endpoint status',
     summary: 'Prints the status of each endpoint in --endpoints',
@@ -221,12 +262,24 @@ export interface ParsedCommand {
 /** EXIT_ERROR is the exit code of any failure without a more specific one. */
 export const EXIT_ERROR = 1;
 
+/**
+ * EXIT_BAD_CONNECTION is etcdctl's code for a failed request of `lease timetolive`,
+ * `lease list` and `lease keep-alive`; raftkitctl uses it there too.
+ */
+export const EXIT_BAD_CONNECTION = 2;
+
+/**
+ * EXIT_INTERRUPTED is the code of `lease keep-alive` stopped by SIGINT: 128 + 2, what a
+ * shell reports for etcdctl, which dies of the signal (so does raftkitctl's binary).
+ */
+export const EXIT_INTERRUPTED = 130;
+
 /** EXIT_BAD_FEATURE is etcdctl's code for an output format a command does not support. */
 export const EXIT_BAD_FEATURE = 4;
 
 /**
  * EXIT_BAD_ARGS is etcdctl's code for bad arguments to a command; raftkitctl uses it
- * where etcdctl does for `member add/remove/update/promote` and `move-leader`.
+ * where etcdctl does for `member add/remove/update/promote`, `move-leader` and `lease`.
  */
 export const EXIT_BAD_ARGS = 128;
 
@@ -416,7 +469,8 @@ export function usageText(command?: string, subcommand?: string): string {
     ...flagLines(GLOBAL_FLAG_HELP),
     '',
     'Exit codes: 0 success, 1 any error (message on stderr); member add/remove/update/',
-    'promote and move-leader exit 128 on bad arguments and 4 on an unsupported -w, as etcdctl.',
+    'promote, move-leader and lease exit 128 on bad arguments and 4 on an unsupported -w,',
+    'and lease timetolive/list/keep-alive 2 when the request fails, as etcdctl.',
     '',
   ].join('\n');
 }

@@ -4,6 +4,11 @@ import {
   type DeleteRangeResponse,
   formatEtcdJson,
   type KeyValue,
+  type LeaseGrantResponse,
+  type LeaseKeepAliveResponse,
+  type LeaseLeasesResponse,
+  type LeaseRevokeResponse,
+  type LeaseTimeToLiveResponse,
   type MemberAddResponse,
   type MemberListResponse,
   type MemberPromoteResponse,
@@ -267,4 +272,130 @@ export function formatEndpointStatus(
     ];
   }
   return rows.map((row) => row.join(', '));
+}
+
+/**
+ * formatLeaseId renders a lease id as Go's `%016x` of an int64: lower-case hex padded
+ * with zeros to 16 characters, a minus sign counted in the width (`-000000000000001`).
+ */
+export function formatLeaseId(id: bigint): string {
+  if (id < 0n) return `-${(-id).toString(16).padStart(15, '0')}`;
+  return id.toString(16).padStart(16, '0');
+}
+
+// Go's encoding/json string: JSON.stringify plus the HTML-safe escapes Go adds.
+function goJsonString(text: string): string {
+  return JSON.stringify(text).replace(
+    /[<>&\u2028\u2029]/g,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+// etcdctl prints clientv3's lease structs, which embed *pb.ResponseHeader: Go's JSON
+// lifts the header's fields (omitempty) to the top, then the struct's own fields.
+function clientv3Json(header: LeaseGrantResponse['header'], fields: string[]): string {
+  const inner = header === null ? '' : formatEtcdJson('ResponseHeader', header).slice(1, -1);
+  return `{${[...(inner === '' ? [] : [inner]), ...fields].join(',')}}`;
+}
+
+/** formatLeaseGrant renders `lease <id> granted with TTL(<ttl>s)`, or clientv3's LeaseGrantResponse as JSON. */
+export function formatLeaseGrant(response: LeaseGrantResponse, format: OutputFormat): Output {
+  if (format === 'json') {
+    return [
+      clientv3Json(response.header, [
+        `"ID":${response.ID}`,
+        `"TTL":${response.TTL}`,
+        `"Error":${goJsonString(response.error)}`,
+      ]),
+    ];
+  }
+  if (format === 'table') unsupportedTable('lease grant');
+  return [`lease ${formatLeaseId(response.ID)} granted with TTL(${response.TTL}s)`];
+}
+
+/** formatLeaseRevoke renders `lease <id> revoked`, or the LeaseRevokeResponse as JSON. */
+export function formatLeaseRevoke(
+  id: bigint,
+  response: LeaseRevokeResponse,
+  format: OutputFormat,
+): Output {
+  if (format === 'json') return [formatEtcdJson('LeaseRevokeResponse', response)];
+  if (format === 'table') unsupportedTable('lease revoke');
+  return [`lease ${formatLeaseId(id)} revoked`];
+}
+
+/**
+ * formatLeaseTimeToLive renders `lease <id> granted with TTL(<g>s), remaining(<r>s)`,
+ * plus `, attached keys([k1 k2])` (raw bytes, space-separated) with `keys`, or `lease
+ * <id> already expired` for a lease that does not exist (TTL −1, granted 0); as JSON,
+ * clientv3's LeaseTimeToLiveResponse (`id`, `ttl`, `granted-ttl`, `keys` base64 or null).
+ */
+export function formatLeaseTimeToLive(
+  response: LeaseTimeToLiveResponse,
+  format: OutputFormat,
+  keys: boolean,
+): Output {
+  if (format === 'json') {
+    const keyList = response.keys.length === 0 ? 'null' : base64List(response.keys);
+    return [
+      clientv3Json(response.header, [
+        `"id":${response.ID}`,
+        `"ttl":${response.TTL}`,
+        `"granted-ttl":${response.grantedTTL}`,
+        `"keys":${keyList}`,
+      ]),
+    ];
+  }
+  if (format === 'table') unsupportedTable('lease timetolive');
+  const id = formatLeaseId(response.ID);
+  if (response.grantedTTL === 0n && response.TTL === -1n) return [`lease ${id} already expired`];
+  const text = `lease ${id} granted with TTL(${response.grantedTTL}s), remaining(${response.TTL}s)`;
+  if (!keys) return [text];
+  const parts: Uint8Array[] = [Buffer.from(`${text}, attached keys([`)];
+  for (const [index, key] of response.keys.entries()) {
+    if (index > 0) parts.push(Buffer.from(' '));
+    parts.push(key);
+  }
+  parts.push(Buffer.from('])'));
+  return [Buffer.concat(parts)];
+}
+
+function base64List(keys: readonly Uint8Array[]): string {
+  const items = keys.map((key) =>
+    JSON.stringify(Buffer.from(key.buffer, key.byteOffset, key.length).toString('base64')),
+  );
+  return `[${items.join(',')}]`;
+}
+
+/** formatLeaseList renders `found N leases` and one id per line, or clientv3's LeaseLeasesResponse as JSON. */
+export function formatLeaseList(response: LeaseLeasesResponse, format: OutputFormat): Output {
+  if (format === 'json') {
+    const leases = response.leases.map((lease) => `{"id":${lease.ID}}`);
+    return [clientv3Json(response.header, [`"leases":[${leases.join(',')}]`])];
+  }
+  if (format === 'table') unsupportedTable('lease list');
+  return [
+    `found ${response.leases.length} leases`,
+    ...response.leases.map((lease) => formatLeaseId(lease.ID)),
+  ];
+}
+
+/** formatLeaseKeepAlive renders one renewal: `lease <id> keepalived with TTL(<ttl>)`, or JSON. */
+export function formatLeaseKeepAlive(
+  response: LeaseKeepAliveResponse,
+  format: OutputFormat,
+): Output {
+  if (format === 'json') {
+    return [clientv3Json(response.header, [`"ID":${response.ID}`, `"TTL":${response.TTL}`])];
+  }
+  if (format === 'table') unsupportedTable('lease keep-alive');
+  return [`lease ${formatLeaseId(response.ID)} keepalived with TTL(${response.TTL})`];
+}
+
+/**
+ * formatLeaseKeepAliveEnd is what `lease keep-alive` prints when the lease is gone:
+ * `lease <id> expired or revoked.` in simple output, nothing in JSON (as etcdctl).
+ */
+export function formatLeaseKeepAliveEnd(id: bigint, format: OutputFormat): Output {
+  return format === 'simple' ? [`lease ${formatLeaseId(id)} expired or revoked.`] : [];
 }

@@ -8,9 +8,12 @@ import { isKvClientError } from '../errors.js';
 import {
   COMMANDS,
   EXIT_BAD_ARGS,
+  EXIT_BAD_CONNECTION,
   EXIT_BAD_FEATURE,
   EXIT_ERROR,
+  EXIT_INTERRUPTED,
   type GlobalOptions,
+  LEASE_COMMANDS,
   MEMBER_COMMANDS,
   type ParsedCommand,
   parseCommandLine,
@@ -23,6 +26,12 @@ import {
   formatDelete,
   formatEndpointStatus,
   formatGet,
+  formatLeaseGrant,
+  formatLeaseKeepAlive,
+  formatLeaseKeepAliveEnd,
+  formatLeaseList,
+  formatLeaseRevoke,
+  formatLeaseTimeToLive,
   formatMemberAdd,
   formatMemberAddEnvironment,
   formatMemberList,
@@ -37,6 +46,8 @@ import {
 import {
   delCommand,
   getCommand,
+  leaseGrantCommand,
+  leaseIdCommand,
   memberAddCommand,
   memberIdCommand,
   memberUpdateCommand,
@@ -70,13 +81,59 @@ export type ClientLike = Pick<
   | 'memberPromote'
   | 'moveLeader'
   | 'status'
+  | 'leaseGrant'
+  | 'leaseRevoke'
+  | 'leaseTimeToLive'
+  | 'leaseLeases'
+  | 'leaseKeepAliveOnce'
+  | 'leaseKeepAlive'
   | 'close'
 >;
 
-/** CliDeps lets tests replace how the client is made. */
+/** CliDeps lets tests replace how the client is made and how SIGINT arrives. */
 export interface CliDeps {
   /** makeClient builds the client from the global options. */
   readonly makeClient?: (options: KvClientOptions) => ClientLike;
+  /**
+   * onInterrupt calls `handler` on the next SIGINT and returns a function that stops
+   * listening; only `lease keep-alive` listens. Default: the process's SIGINT.
+   */
+  readonly onInterrupt?: (handler: () => void) => () => void;
+}
+
+function onProcessInterrupt(handler: () => void): () => void {
+  process.once('SIGINT', handler);
+  return () => {
+    process.off('SIGINT', handler);
+  };
+}
+
+/** CommandError is a failed request reported with etcdctl's wording and exit code. */
+class CommandError extends Error {
+  override readonly name = 'CommandError';
+  readonly exitCode: number;
+
+  constructor(message: string, exitCode: number, cause: unknown) {
+    super(message, { cause });
+    this.exitCode = exitCode;
+  }
+}
+
+function errorMessage(error: unknown): string {
+  return isKvClientError(error) ? error.message : (error as Error).message;
+}
+
+// Runs a request; a failure becomes `Error: <wrap(message)>` with etcdctl's exit code.
+async function reported<T>(
+  request: Promise<T>,
+  exitCode: number,
+  wrap: (message: string) => string = (message) => message,
+): Promise<T> {
+  try {
+    return await request;
+  } catch (error) {
+    throw new CommandError(wrap(errorMessage(error)), exitCode, error);
+  }
 }
 
 /** CLI_VERSION is the version `raftkitctl version` prints. */
@@ -222,7 +279,114 @@ async function executeMember(
   }
 }
 
-async function execute(parsed: ParsedCommand, io: CliIO, client: ClientLike): Promise<number> {
+/**
+ * keepAliveUntilGone runs `lease keep-alive` without `--once`: it prints every renewal
+ * until the lease is gone (then etcdctl's `expired or revoked.` line, exit 0) or SIGINT
+ * (exit 130). A stream error that retrying cannot cure exits 2.
+ */
+async function keepAliveUntilGone(
+  id: bigint,
+  format: ParsedCommand['global']['output'],
+  io: CliIO,
+  client: ClientLike,
+  deps: CliDeps,
+): Promise<number> {
+  const keepAlive = client.leaseKeepAlive(id, {
+    onResponse: (response) => writeOutput(io, formatLeaseKeepAlive(response, format)),
+  });
+  let interrupted = false;
+  const stopListening = (deps.onInterrupt ?? onProcessInterrupt)(() => {
+    interrupted = true;
+    keepAlive.close();
+  });
+  let end: Awaited<typeof keepAlive.done>;
+  try {
+    end = await keepAlive.done;
+  } finally {
+    stopListening();
+  }
+  switch (end.reason) {
+    case 'closed':
+      return interrupted ? EXIT_INTERRUPTED : 0;
+    case 'leaseNotFound':
+    case 'expired':
+      writeOutput(io, formatLeaseKeepAliveEnd(id, format));
+      return 0;
+    case 'failed':
+      throw new CommandError(end.error.message, EXIT_BAD_CONNECTION, end.error);
+  }
+}
+
+async function executeLease(
+  parsed: ParsedCommand,
+  io: CliIO,
+  client: ClientLike,
+  deps: CliDeps,
+): Promise<number> {
+  const [subcommand, ...args] = parsed.args;
+  const { flags } = parsed;
+  const format = parsed.global.output;
+  switch (subcommand) {
+    case 'grant': {
+      const ttl = leaseGrantCommand(args);
+      refuseTable('lease grant', format);
+      const response = await reported(
+        client.leaseGrant(ttl),
+        EXIT_ERROR,
+        (message) => `failed to grant lease (${message})`,
+      );
+      writeOutput(io, formatLeaseGrant(response, format));
+      return 0;
+    }
+    case 'revoke': {
+      const id = leaseIdCommand(args, 'lease revoke command needs 1 argument');
+      refuseTable('lease revoke', format);
+      const response = await reported(
+        client.leaseRevoke(id),
+        EXIT_ERROR,
+        (message) => `failed to revoke lease (${message})`,
+      );
+      writeOutput(io, formatLeaseRevoke(id, response, format));
+      return 0;
+    }
+    case 'timetolive': {
+      const id = leaseIdCommand(args, 'lease timetolive command needs lease ID as argument');
+      refuseTable('lease timetolive', format);
+      const keys = flags.keys === true;
+      const response = await reported(client.leaseTimeToLive(id, { keys }), EXIT_BAD_CONNECTION);
+      writeOutput(io, formatLeaseTimeToLive(response, format, keys));
+      return 0;
+    }
+    case 'list': {
+      if (args.length > 0) throw new UsageError('lease list takes no arguments');
+      refuseTable('lease list', format);
+      writeOutput(
+        io,
+        formatLeaseList(await reported(client.leaseLeases(), EXIT_BAD_CONNECTION), format),
+      );
+      return 0;
+    }
+    case 'keep-alive': {
+      const id = leaseIdCommand(args, 'lease keep-alive command needs lease ID as argument');
+      refuseTable('lease keep-alive', format);
+      if (flags.once !== true) return keepAliveUntilGone(id, format, io, client, deps);
+      const response = await reported(client.leaseKeepAliveOnce(id), EXIT_BAD_CONNECTION);
+      writeOutput(io, formatLeaseKeepAlive(response, format));
+      return 0;
+    }
+    default:
+      throw new UsageError(
+        `unknown command "${subcommand}" for "raftkitctl lease" (use one of: ${Object.keys(LEASE_COMMANDS).join(', ')})`,
+      );
+  }
+}
+
+async function execute(
+  parsed: ParsedCommand,
+  io: CliIO,
+  client: ClientLike,
+  deps: CliDeps,
+): Promise<number> {
   const { command, args, flags, global } = parsed;
   const format = global.output;
   switch (command) {
@@ -263,6 +427,8 @@ async function execute(parsed: ParsedCommand, io: CliIO, client: ClientLike): Pr
     }
     case 'member':
       return executeMember(parsed, io, client);
+    case 'lease':
+      return executeLease(parsed, io, client, deps);
     case 'move-leader': {
       const target = moveLeaderCommand(args);
       refuseTable('move-leader', format);
@@ -296,7 +462,7 @@ async function execute(parsed: ParsedCommand, io: CliIO, client: ClientLike): Pr
 
 /** exitCode is the exit code for an error, as etcdctl would exit on it. */
 function exitCode(error: unknown): number {
-  if (error instanceof UsageError) return error.exitCode;
+  if (error instanceof UsageError || error instanceof CommandError) return error.exitCode;
   // etcdctl's move-leader exits "bad args" when no given endpoint is the leader.
   if (isKvClientError(error, 'noLeaderEndpoint') && error.codeName === 'FAILED_PRECONDITION') {
     return EXIT_BAD_ARGS;
@@ -307,8 +473,10 @@ function exitCode(error: unknown): number {
 /**
  * runCli runs raftkitctl with the given arguments and returns its exit code: 0 on
  * success, 1 on any error (bad flags, bad input, server or connection errors), with
- * `Error: <message>` on stderr as etcdctl prints it; the membership commands and
- * move-leader exit 128 on bad arguments and 4 on `-w table`, as etcdctl does.
+ * `Error: <message>` on stderr as etcdctl prints it; the membership, move-leader and
+ * lease commands exit 128 on bad arguments and 4 on `-w table`, `lease timetolive`,
+ * `list` and `keep-alive` 2 when their request fails, and `lease keep-alive` 130 when
+ * SIGINT stopped it, as etcdctl does.
  */
 export async function runCli(
   argv: readonly string[],
@@ -338,10 +506,9 @@ export async function runCli(
   try {
     const options = await clientOptions(parsed.global);
     client = (deps.makeClient ?? ((o) => new KvClient(o)))(options);
-    return await execute(parsed, io, client);
+    return await execute(parsed, io, client, deps);
   } catch (error) {
-    const message = isKvClientError(error) ? error.message : (error as Error).message;
-    io.stderr.write(`Error: ${message}\n`);
+    io.stderr.write(`Error: ${errorMessage(error)}\n`);
     return exitCode(error);
   } finally {
     client?.close();

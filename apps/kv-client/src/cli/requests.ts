@@ -350,3 +350,66 @@ export function moveLeaderCommand(args: string[]): bigint {
   }
   return memberIdArg(args[0] as string);
 }
+
+const MAX_UINT64 = (1n << 64n) - 1n;
+
+/**
+ * parseGoInt reads a signed 64-bit integer as Go's `strconv.ParseInt(text, base, 64)`
+ * does (base 10 or 16): an optional sign, then digits only (no `0x`, no spaces). It
+ * throws an Error worded as Go's: `strconv.ParseInt: parsing "0x1": invalid syntax` or
+ * `… value out of range`.
+ */
+export function parseGoInt(text: string, base: 10 | 16): bigint {
+  const fail = (what: string): Error =>
+    new Error(`strconv.ParseInt: parsing ${quoteGo(text)}: ${what}`);
+  const negative = text.startsWith('-');
+  const digits = text.startsWith('+') || negative ? text.slice(1) : text;
+  if (digits === '') throw fail('invalid syntax');
+  let value = 0n;
+  // Digit by digit, as Go does: an overflow is reported before a later bad character.
+  for (const char of digits) {
+    const digit = '0123456789abcdef'.indexOf(char.toLowerCase());
+    if (digit < 0 || digit >= base) throw fail('invalid syntax');
+    value = value * BigInt(base) + BigInt(digit);
+    if (value > MAX_UINT64) throw fail('value out of range');
+  }
+  if (negative ? value > 1n << 63n : value > (1n << 63n) - 1n) throw fail('value out of range');
+  return negative ? -value : value;
+}
+
+/**
+ * parseLeaseId reads a lease id as etcdctl does (Go's `strconv.ParseInt(text, 16, 64)`:
+ * hex digits with an optional sign, no `0x`). It throws an Error worded as Go's.
+ */
+export function parseLeaseId(text: string): bigint {
+  return parseGoInt(text, 16);
+}
+
+/**
+ * leaseIdCommand checks `lease revoke|timetolive|keep-alive <hex id>` (args after the
+ * subcommand) as etcdctl does: exactly one argument, else `missing` (exit 128); an id
+ * that is not hex is `bad lease ID arg (…), expecting ID in Hex` (exit 128).
+ */
+export function leaseIdCommand(args: string[], missing: string): bigint {
+  if (args.length !== 1) throw new UsageError(missing, EXIT_BAD_ARGS);
+  try {
+    return parseLeaseId(args[0] as string);
+  } catch (error) {
+    throw new UsageError(
+      `bad lease ID arg (${(error as Error).message}), expecting ID in Hex`,
+      EXIT_BAD_ARGS,
+    );
+  }
+}
+
+/** leaseGrantCommand checks `lease grant <ttl>` as etcdctl does and returns the TTL in seconds. */
+export function leaseGrantCommand(args: string[]): bigint {
+  if (args.length !== 1) {
+    throw new UsageError('lease grant command needs TTL argument', EXIT_BAD_ARGS);
+  }
+  try {
+    return parseGoInt(args[0] as string, 10);
+  } catch (error) {
+    throw new UsageError(`bad TTL (${(error as Error).message})`, EXIT_BAD_ARGS);
+  }
+}
