@@ -3,20 +3,8 @@ import { availabilityByPhase } from '../src/availability.js';
 import { checkFinalState } from '../src/final-state.js';
 import type { Op } from '../src/history.js';
 import { checkLinearizable, pruneKeyHistory } from '../src/linearizability.js';
+import { op, r, type Spec, w } from './history-builders.js';
 
-let nextId = 0;
-type Spec = Omit<Op, 'id' | 'client' | 'key' | 'outcome'> & {
-  key?: string;
-  client?: number;
-  outcome?: Op['outcome'];
-};
-function op(spec: Spec): Op {
-  return { id: nextId++, client: 0, key: 'k', outcome: 'ok', ...spec };
-}
-const w = (value: string, invoke: number, complete: number, extra: Partial<Spec> = {}) =>
-  op({ kind: 'write', value, invoke, complete, ...extra });
-const r = (observed: string | null, invoke: number, complete: number, extra: Partial<Spec> = {}) =>
-  op({ kind: 'read', observed, invoke, complete, ...extra });
 const cas = (
   expect: string,
   value: string,

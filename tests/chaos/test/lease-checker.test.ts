@@ -6,21 +6,10 @@ import { checkFinalState } from '../src/final-state.js';
 import type { Op } from '../src/history.js';
 import { checkLinearizable, pruneKeyHistory } from '../src/linearizability.js';
 import { type RegisterState, stepRegister } from '../src/register-model.js';
+import { op, r, type Spec, w } from './history-builders.js';
 
-let nextId = 0;
-type Spec = Omit<Op, 'id' | 'client' | 'key' | 'outcome'> & {
-  key?: string;
-  client?: number;
-  outcome?: Op['outcome'];
-};
-function op(spec: Spec): Op {
-  return { id: nextId++, client: 0, key: 'k', outcome: 'ok', ...spec };
-}
 type Extra = Partial<Spec>;
-const w = (value: string, invoke: number, complete: number, extra: Extra = {}) =>
-  op({ kind: 'write', value, invoke, complete, ...extra });
-const r = (observed: string | null, invoke: number, complete: number, extra: Extra = {}) =>
-  op({ kind: 'read', observed, invoke, complete, ...extra });
+
 /** lp is a leasePut of `value` attached to lease `L<value>`. */
 const lp = (value: string, invoke: number, complete: number, extra: Extra = {}) =>
   op({ kind: 'leasePut', value, lease: `L${value}`, invoke, complete, ...extra });

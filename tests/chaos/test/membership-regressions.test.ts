@@ -101,6 +101,25 @@ async function caughtUp(t: TestCluster, name: string, leader: string): Promise<b
   return mine.leader !== 0n && mine.raftAppliedIndex >= theirs.raftIndex;
 }
 
+/** moveLeadership asks whoever leads to hand leadership to `name` until it leads. */
+async function moveLeadership(t: TestCluster, name: string, id: bigint): Promise<void> {
+  await waitFor(
+    `leadership to move to ${name}`,
+    async () => {
+      const leader = await t.cluster.leader(1000);
+      if (leader === name) return true;
+      if (leader !== undefined) {
+        await t.cluster
+          .endpoint(leader)
+          .moveLeader(id, 5000)
+          .catch(() => undefined);
+      }
+      return (await t.cluster.leader(1000)) === name;
+    },
+    60_000,
+  );
+}
+
 describe('kv-server membership regressions', () => {
   // Bug 1, found by `chaos --time 60 --seed 101 --nodes 3 --membership`: a joiner that
   // learned the leader's term (its raft HardState is saved) but was killed before the
@@ -155,21 +174,7 @@ describe('kv-server membership regressions', () => {
     const n4 = await add(t, t.leader, 'n4', false);
     await joinMember(t.cluster, t.network, n4.spec, 'voter', n4.id, n4.members);
     await waitFor('n4 to catch up', () => caughtUp(t, 'n4', t.leader), 60_000);
-    await waitFor(
-      'leadership to move to n4',
-      async () => {
-        const leader = await t.cluster.leader(1000);
-        if (leader === 'n4') return true;
-        if (leader !== undefined) {
-          await t.cluster
-            .endpoint(leader)
-            .moveLeader(n4.id, 5000)
-            .catch(() => undefined);
-        }
-        return (await t.cluster.leader(1000)) === 'n4';
-      },
-      60_000,
-    );
+    await moveLeadership(t, 'n4', n4.id);
     const n5 = await add(t, 'n4', 'n5', true);
     await joinMember(t.cluster, t.network, n5.spec, 'learner', n5.id, n5.members);
     await waitFor(
@@ -213,21 +218,7 @@ describe('kv-server membership regressions', () => {
     await joinMember(t.cluster, t.network, n4.spec, 'voter', n4.id, n4.members);
     t.network.cutBetween(follower, 'n4');
     await waitFor('n4 to catch up', () => caughtUp(t, 'n4', oldLeader), 60_000);
-    await waitFor(
-      'leadership to move to n4',
-      async () => {
-        const leader = await t.cluster.leader(1000);
-        if (leader === 'n4') return true;
-        if (leader !== undefined) {
-          await t.cluster
-            .endpoint(leader)
-            .moveLeader(n4.id, 5000)
-            .catch(() => undefined);
-        }
-        return (await t.cluster.leader(1000)) === 'n4';
-      },
-      60_000,
-    );
+    await moveLeadership(t, 'n4', n4.id);
     const idOf = async (name: string): Promise<bigint> => {
       const id = (await t.cluster.endpoint(name).status(5000)).header?.memberId;
       if (id === undefined) throw new Error(`no member id from ${name}`);

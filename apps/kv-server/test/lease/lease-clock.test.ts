@@ -1,18 +1,8 @@
 import { ManualClock } from '@raftkit/timer';
 import { describe, expect, it } from 'vitest';
 import { LeaseClock, type LeaseClockOptions } from '../../src/lease/lease-clock.js';
-import { LeaseError, type LeaseErrorReason, LeaseTable } from '../../src/lease/lease-table.js';
-
-/** refusal runs `fn`, expects a LeaseError and returns its reason. */
-function refusal(fn: () => unknown): LeaseErrorReason {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(LeaseError);
-    return (error as LeaseError).reason;
-  }
-  throw new Error('expected a LeaseError');
-}
+import { LeaseTable } from '../../src/lease/lease-table.js';
+import { refusal } from './helpers.js';
 
 /** flush lets the promise callbacks already queued run (no time passes on the clock). */
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -447,46 +437,59 @@ describe('LeaseClock.close', () => {
   });
 });
 
-describe('LeaseClock after a stall of its own member', () => {
-  /** stallingClock fires its one pending timeout only when the test says, at any time. */
-  function stallingClock() {
-    let now = 0;
-    let pending: (() => void) | undefined;
-    const clock = {
-      now: () => now,
-      setTimeout: (callback: () => void) => {
-        pending = callback;
-        return { clock } as never;
-      },
-      clearTimeout: () => {
-        pending = undefined;
-      },
-    };
-    const fireAt = (time: number) => {
-      now = time;
-      const callback = pending;
+/**
+ * stalled is a LeaseClock (checks every 500 ms, no extension) on a clock whose one pending
+ * timeout fires only when the test says — at any time, as after a stall of the member.
+ */
+function stalled() {
+  let now = 0;
+  let pending: (() => void) | undefined;
+  const clock = {
+    now: () => now,
+    setTimeout: (callback: () => void) => {
+      pending = callback;
+      return { clock } as never;
+    },
+    clearTimeout: () => {
       pending = undefined;
-      callback?.();
-    };
-    return { clock, fireAt };
-  }
+    },
+  };
+  /** fireAt moves the time to `time` and runs the pending timeout (the next check). */
+  const fireAt = (time: number) => {
+    now = time;
+    const callback = pending;
+    pending = undefined;
+    callback?.();
+  };
+  const table = new LeaseTable();
+  const proposals: bigint[] = [];
+  const stalls: number[] = [];
+  const leaseClock = new LeaseClock({
+    table,
+    extendMs: 0,
+    checkIntervalMs: 500,
+    clock,
+    revoke: (id) => {
+      proposals.push(id);
+      return Promise.resolve();
+    },
+    onStall: (late) => stalls.push(late),
+  });
+  return {
+    table,
+    leaseClock,
+    proposals,
+    stalls,
+    fireAt,
+    setNow: (time: number) => {
+      now = time;
+    },
+  };
+}
 
+describe('LeaseClock after a stall of its own member', () => {
   it('moves every deadline by the stall instead of expiring leases kept alive in time', () => {
-    const { clock, fireAt } = stallingClock();
-    const table = new LeaseTable();
-    const proposals: bigint[] = [];
-    const stalls: number[] = [];
-    const leaseClock = new LeaseClock({
-      table,
-      extendMs: 0,
-      checkIntervalMs: 500,
-      clock,
-      revoke: (id) => {
-        proposals.push(id);
-        return Promise.resolve();
-      },
-      onStall: (late) => stalls.push(late),
-    });
+    const { table, leaseClock, proposals, stalls, fireAt } = stalled();
     table.grant(1n, 2);
     leaseClock.promote(); // deadline 2,000
     fireAt(500);
@@ -507,21 +510,7 @@ describe('LeaseClock after a stall of its own member', () => {
   });
 
   it('a check on time moves nothing', () => {
-    const { clock, fireAt } = stallingClock();
-    const table = new LeaseTable();
-    const proposals: bigint[] = [];
-    const stalls: number[] = [];
-    const leaseClock = new LeaseClock({
-      table,
-      extendMs: 0,
-      checkIntervalMs: 500,
-      clock,
-      revoke: (id) => {
-        proposals.push(id);
-        return Promise.resolve();
-      },
-      onStall: (late) => stalls.push(late),
-    });
+    const { table, leaseClock, proposals, stalls, fireAt } = stalled();
     table.grant(1n, 1);
     leaseClock.promote();
     fireAt(500);
@@ -529,43 +518,16 @@ describe('LeaseClock after a stall of its own member', () => {
     expect(stalls).toEqual([]);
     expect(proposals).toEqual([1n]);
   });
-});
 
-describe('LeaseClock renewing right after a stall', () => {
   it('renews a lease whose keep-alive is read before the overdue check runs', () => {
-    let now = 0;
-    let pending: (() => void) | undefined;
-    const clock = {
-      now: () => now,
-      setTimeout: (callback: () => void) => {
-        pending = callback;
-        return { clock } as never;
-      },
-      clearTimeout: () => {
-        pending = undefined;
-      },
-    };
-    const table = new LeaseTable();
-    const proposals: bigint[] = [];
-    const stalls: number[] = [];
-    const leaseClock = new LeaseClock({
-      table,
-      extendMs: 0,
-      checkIntervalMs: 500,
-      clock,
-      revoke: (id) => {
-        proposals.push(id);
-        return Promise.resolve();
-      },
-      onStall: (late) => stalls.push(late),
-    });
+    const { table, leaseClock, proposals, stalls, fireAt, setNow } = stalled();
     table.grant(1n, 2);
     leaseClock.promote(); // deadline 2,000; the first check is due at 500
-    now = 5000; // stalled: the check never ran
+    setNow(5000); // stalled: the check never ran
     expect(leaseClock.renew(1n)).toBe(2);
     expect(stalls).toEqual([4500]);
     // The overdue check then runs and finds nothing expired, and no second stall.
-    pending?.();
+    fireAt(5000);
     expect(proposals).toEqual([]);
     expect(stalls).toEqual([4500]);
   });

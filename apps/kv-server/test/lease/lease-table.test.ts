@@ -8,17 +8,7 @@ import {
 } from '../../src/lease/lease-table.js';
 import { bytesToKeyString, MvccStore } from '../../src/mvcc/index.js';
 import { b } from '../mvcc/helpers.js';
-
-/** refusal runs `fn`, expects a LeaseError and returns its reason. */
-function refusal(fn: () => unknown): LeaseErrorReason {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(LeaseError);
-    return (error as LeaseError).reason;
-  }
-  throw new Error('expected a LeaseError');
-}
+import { refusal } from './helpers.js';
 
 /** recording returns a table whose listener pushes every event to `events`. */
 function recording(): { table: LeaseTable; events: LeaseEvent[] } {
