@@ -275,6 +275,7 @@ export class KvServer {
       header: this.header,
       version: SERVER_VERSION,
       requireLeader: this.requireLeader,
+      maxFragmentBytes: this.config.maxRequestBytes,
     };
     server.addService(WATCH_SERVICE, createWatchService(watch));
     server.addService(MAINTENANCE_SERVICE, this.maintenanceService());

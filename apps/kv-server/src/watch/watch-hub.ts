@@ -56,6 +56,8 @@ export interface HubResponse {
   readonly cancelReason?: string;
   readonly compactRevision?: number;
   readonly events: readonly HubEvent[];
+  /** fragment: the watcher asked for large responses to be split (etcd's `fragment`). */
+  readonly fragment?: boolean;
 }
 
 /** WatchCreate is a WatchCreateRequest with revisions and ids as numbers. */
@@ -69,6 +71,8 @@ export interface WatchCreate {
   readonly prevKv?: boolean;
   /** 0 (or absent): the stream assigns the next free id, from 0 up. */
   readonly watchId?: number;
+  /** fragment lets the server split a response too large to send whole. */
+  readonly fragment?: boolean;
 }
 
 /** WatchHubOptions configure a WatchHub. */
@@ -99,6 +103,7 @@ interface Watcher {
   readonly noDelete: boolean;
   readonly prevKv: boolean;
   readonly progressNotify: boolean;
+  readonly fragment: boolean;
   /** The next revision the watcher needs (meaningful while unsynced, or before it starts). */
   minRev: number;
   synced: boolean;
@@ -386,6 +391,7 @@ export class WatchStream {
       noDelete: filters.includes(FilterType.NODELETE),
       prevKv: req.prevKv === true,
       progressNotify: req.progressNotify === true,
+      fragment: req.fragment === true,
       minRev: start <= 0 ? rev + 1 : start,
       synced: false,
       progressDue: true,
@@ -460,7 +466,7 @@ export class WatchStream {
       return;
     }
     w.progressDue = false;
-    this.push({ watchId: w.id, revision, events });
+    this.push({ watchId: w.id, revision, events, ...(w.fragment ? { fragment: true } : {}) });
   }
 
   /** @internal resyncAll makes every synced watcher catch up from `from` (restore). */
@@ -541,7 +547,12 @@ export class WatchStream {
         w.minRev = to + 1;
         if (events.length > 0) {
           w.progressDue = false;
-          this.push({ watchId: w.id, revision: to, events });
+          this.push({
+            watchId: w.id,
+            revision: to,
+            events,
+            ...(w.fragment ? { fragment: true } : {}),
+          });
         }
       }
     }

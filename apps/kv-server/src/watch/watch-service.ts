@@ -5,7 +5,7 @@ import { ETCD_ERRORS } from '../etcd-errors.js';
 import { fromMvccKv, type HeaderSource } from '../etcd-mapping.js';
 import { RAFTKIT_SERVER_HEADER } from '../kv-service.js';
 import { type RequireLeader, requiresLeader } from '../require-leader.js';
-import type { HubResponse, WatchCreate, WatchHub } from './watch-hub.js';
+import type { HubEvent, HubResponse, WatchCreate, WatchHub } from './watch-hub.js';
 
 /** WatchServiceOptions are what the Watch handler needs from the member. */
 export interface WatchServiceOptions {
@@ -15,6 +15,54 @@ export interface WatchServiceOptions {
   readonly version?: string;
   /** requireLeader serves etcd's `WithRequireLeader` (metadata `hasleader: true`). */
   readonly requireLeader?: RequireLeader;
+  /**
+   * maxFragmentBytes is the size above which a response to a watcher that asked for
+   * `fragment` is split (etcd: --max-request-bytes). Default 1.5 MiB.
+   */
+  readonly maxFragmentBytes?: number;
+}
+
+/** EVENT_OVERHEAD_BYTES approximates an event's encoding beyond its keys and values. */
+const EVENT_OVERHEAD_BYTES = 64;
+
+function kvBytes(kv: { key: Uint8Array; value: Uint8Array } | undefined): number {
+  return kv === undefined ? 0 : kv.key.length + kv.value.length + EVENT_OVERHEAD_BYTES;
+}
+
+/**
+ * fragmentResponse splits a hub response whose events would exceed `maxBytes` encoded
+ * into several, each within it (at least one event each), as etcd's
+ * FragmentWatchResponse: every part but the last has `fragment` set, and the client
+ * joins them. A response within the limit, or of a watcher that did not ask, stays whole.
+ */
+export function fragmentResponse(
+  response: HubResponse,
+  maxBytes: number,
+): { response: HubResponse; fragment: boolean }[] {
+  if (response.fragment !== true || response.events.length < 2) {
+    return [{ response, fragment: false }];
+  }
+  const sizes = response.events.map((event) => kvBytes(event.kv) + kvBytes(event.prevKv));
+  const total = sizes.reduce((sum, size) => sum + size, 0);
+  if (total <= maxBytes) return [{ response, fragment: false }];
+  const parts: HubEvent[][] = [];
+  let part: HubEvent[] = [];
+  let size = 0;
+  response.events.forEach((event, i) => {
+    const eventSize = sizes[i]!;
+    if (part.length > 0 && size + eventSize > maxBytes) {
+      parts.push(part);
+      part = [];
+      size = 0;
+    }
+    part.push(event);
+    size += eventSize;
+  });
+  parts.push(part);
+  return parts.map((events, i) => ({
+    response: { ...response, events },
+    fragment: i < parts.length - 1,
+  }));
 }
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
@@ -36,6 +84,7 @@ export function toWatchCreate(request: pb.WatchCreateRequest): WatchCreate {
     filters: request.filters ?? [],
     prevKv: request.prevKv === true,
     watchId: toNumber(request.watchId),
+    fragment: request.fragment === true,
   };
 }
 
@@ -61,11 +110,12 @@ export function toWatchResponse(response: HubResponse, header: HeaderSource): pb
  * createWatchService implements etcd's Watch service (one bidi stream per call) over a
  * WatchHub. Responses are written while gRPC accepts them; when its buffer is full the
  * handler waits for `drain` and the hub keeps (a bounded number of) events queued.
- * A client's half-close keeps the stream open, as etcd does; `fragment` is accepted
- * but responses are never fragmented.
+ * A client's half-close keeps the stream open, as etcd does; a watcher created with
+ * `fragment` gets a response larger than `maxFragmentBytes` in parts.
  */
 export function createWatchService(options: WatchServiceOptions): WatchHandlers {
   const { hub, header } = options;
+  const maxFragmentBytes = options.maxFragmentBytes ?? 1.5 * 1024 * 1024;
   const metadata = new Metadata();
   if (options.version !== undefined) metadata.set(RAFTKIT_SERVER_HEADER, options.version);
   return {
@@ -88,7 +138,13 @@ export function createWatchService(options: WatchServiceOptions): WatchHandlers 
         for (;;) {
           const response = stream.next();
           if (response === undefined) return;
-          if (!call.write(toWatchResponse(response, header))) {
+          let writable = true;
+          for (const part of fragmentResponse(response, maxFragmentBytes)) {
+            const wire = toWatchResponse(part.response, header);
+            if (part.fragment) wire.fragment = true;
+            writable = call.write(wire);
+          }
+          if (!writable) {
             waitingDrain = true;
             call.once('drain', () => {
               waitingDrain = false;

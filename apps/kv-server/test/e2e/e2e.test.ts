@@ -580,4 +580,49 @@ describe('a one-member raftkit cluster with --max-request-bytes 1024 --max-txn-o
     expect(all.count).toBe(5n);
     expect(all.kvs.find((kv) => text(kv.key) === 'k')!.value.length).toBe(500);
   });
+
+  it('splits a watch response larger than --max-request-bytes for a watcher that asked (fragment)', async () => {
+    const member = cluster.members[0]!;
+    const first = (await member.api.put({ key: bytes('fr/0'), value: Buffer.alloc(600, 'a') }))
+      .header!.revision;
+    for (let i = 1; i < 6; i++) {
+      await member.api.put({ key: bytes(`fr/${i}`), value: Buffer.alloc(600, 'a') });
+    }
+    const replay = async (fragment: boolean) => {
+      const client = new WatchClient(member.address, grpc.credentials.createInsecure());
+      const stream = (
+        client as unknown as {
+          watch(): grpc.ClientDuplexStream<pb.WatchRequest, pb.WatchResponse>;
+        }
+      ).watch();
+      const responses: pb.WatchResponse[] = [];
+      stream.on('data', (response: pb.WatchResponse) => responses.push(response));
+      stream.on('error', () => {});
+      stream.write({
+        createRequest: {
+          key: bytes('fr/'),
+          rangeEnd: bytes('fr0'),
+          startRevision: first,
+          fragment,
+        },
+      });
+      const events = () => responses.flatMap((r) => r.events);
+      await waitFor('the replay', () => (events().length >= 6 ? true : undefined));
+      stream.cancel();
+      client.close();
+      return { responses: responses.filter((r) => r.events.length > 0), events: events() };
+    };
+    // Without fragment: the replay is one response of six events (3.6 KB, over the limit).
+    const whole = await replay(false);
+    expect(whole.responses.map((r) => [r.events.length, r.fragment])).toEqual([[6, false]]);
+    // With fragment: parts within 1,024 bytes, all but the last marked, events in order.
+    const parts = await replay(true);
+    expect(parts.responses.length).toBeGreaterThan(1);
+    expect(parts.responses.map((r) => r.fragment)).toEqual(
+      parts.responses.map((_, i) => i < parts.responses.length - 1),
+    );
+    expect(parts.events.map((e) => text(e.kv!.key))).toEqual(
+      whole.events.map((e) => text(e.kv!.key)),
+    );
+  });
 });
