@@ -329,7 +329,14 @@ export class KvServer {
           (error: unknown) => callback(toEtcdError(error) as grpc.ServiceError),
         );
       },
-      hash: unimplemented('Hash (use HashKV)'),
+      hash: (_call: unknown, callback: grpc.sendUnaryData<pb.HashResponse>) => {
+        try {
+          const hash = this.stateMachine.hash();
+          callback(null, { header: this.header(this.stateMachine.store.revision), hash });
+        } catch (error) {
+          callback(toEtcdError(error) as grpc.ServiceError);
+        }
+      },
       snapshot: (call: grpc.ServerWritableStream<pb.SnapshotRequest, pb.SnapshotResponse>) =>
         this.streamBackup(call),
       hashKV: (

@@ -1,3 +1,4 @@
+import { crc32 } from 'node:zlib';
 import { ClusterInfo, type MemberSpec, MembershipError, NODE_ID_MASK } from '@raftkit/config';
 import type { ConfChange, Entry, Snapshot, StateMachine } from '@raftkit/core';
 import type * as pb from '@raftkit/rpc/etcd';
@@ -172,6 +173,58 @@ export class KvStateMachine implements StateMachine<KvResult> {
     machine.cluster.reset(members, []);
     machine.results.clear();
     return machine.snapshot();
+  }
+
+  /**
+   * hash is a CRC-32 of the whole applied state — the key-value history (the store's
+   * HashKV at its current revision), the leases with their TTLs and keys, and the
+   * membership (members, learners, peer URLs, removed ids) — in a fixed order, so two
+   * members that applied the same log prefix agree on it (etcd's Maintenance.Hash, which
+   * hashes its whole backend).
+   */
+  hash(): number {
+    const parts: Uint8Array[] = [];
+    const number = (value: bigint) => {
+      const bytes = Buffer.alloc(8);
+      bytes.writeBigInt64BE(BigInt.asIntN(64, value));
+      parts.push(bytes);
+    };
+    const text = (value: string) => {
+      const bytes = Buffer.from(value, 'utf8');
+      number(BigInt(bytes.length));
+      parts.push(bytes);
+    };
+    const kv = this.store.hashKV();
+    number(BigInt(kv.hash));
+    number(BigInt(kv.revision));
+    number(BigInt(kv.compactRevision));
+    const leases = this.leases.entries().sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    number(BigInt(leases.length));
+    for (const [id, ttl] of leases) {
+      number(id);
+      number(BigInt(ttl));
+      const keys = [...(this.leases.get(id)?.keys ?? [])].sort();
+      number(BigInt(keys.length));
+      for (const key of keys) text(key);
+    }
+    const members = this.cluster
+      .members()
+      .slice()
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    number(BigInt(members.length));
+    for (const member of members) {
+      number(member.id);
+      text(member.name);
+      number(member.isLearner ? 1n : 0n);
+      text(member.peerUrls.join(','));
+      text(member.clientUrls.join(','));
+    }
+    const removed = this.cluster.removedIds();
+    number(BigInt(removed.length));
+    for (const id of removed) number(id);
+    let crc = 0;
+    for (const part of parts) crc = crc32(part, crc);
+    return crc >>> 0;
   }
 
   /**
