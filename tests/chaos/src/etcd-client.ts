@@ -6,6 +6,7 @@ import {
   CompareResult,
   CompareTarget,
   type HashKVResponse,
+  type HashResponse,
   KV_SERVICE,
   LEASE_SERVICE,
   type LeaseGrantResponse,
@@ -166,6 +167,11 @@ export class EtcdEndpoint {
       { revision: BigInt(revision) },
       timeoutMs,
     );
+  }
+
+  /** hash is Maintenance.Hash: a hash of the member's whole state (raftkit: applied state). */
+  hash(timeoutMs: number): Promise<HashResponse> {
+    return unary<HashResponse>(this.maintenance, 'hash', {}, timeoutMs);
   }
 
   /** memberList is Cluster.MemberList (the answering member's view). */

@@ -62,3 +62,68 @@ export async function compareReplicaHashes(
   }
   return best;
 }
+
+/** StateHashes is what the whole-state comparison found (raftkit's Maintenance.Hash). */
+export interface StateHashes {
+  /** appliedIndex is the raft index every member had applied (0: they never settled). */
+  readonly appliedIndex: number;
+  readonly hashes: Readonly<Record<string, number>>;
+  readonly diverged: boolean;
+}
+
+/**
+ * compareStateHashes waits until every member in `names` reports the same applied raft
+ * index, twice in a row around asking each for Maintenance.Hash (nothing was applied in
+ * between), and compares the hashes: raftkit's covers the whole applied state — the
+ * key-value history, the leases with their keys, the membership — so it also catches a
+ * divergence HashKV cannot see. Gives up (appliedIndex 0) after `timeoutMs`.
+ */
+export async function compareStateHashes(
+  endpoint: (name: string) => EtcdEndpoint,
+  names: readonly string[],
+  timeoutMs: number,
+): Promise<StateHashes> {
+  const deadline = Date.now() + timeoutMs;
+  const appliedIndexes = async (): Promise<number[] | undefined> => {
+    const statuses = await Promise.all(
+      names.map((name) =>
+        endpoint(name)
+          .status(2000)
+          .then(
+            (status) => Number(status.raftAppliedIndex),
+            () => undefined,
+          ),
+      ),
+    );
+    return statuses.every((s) => s !== undefined) ? (statuses as number[]) : undefined;
+  };
+  const settled = (indexes: number[] | undefined): number | undefined =>
+    indexes !== undefined && indexes.length > 0 && indexes.every((i) => i === indexes[0])
+      ? indexes[0]
+      : undefined;
+  while (Date.now() < deadline) {
+    const before = settled(await appliedIndexes());
+    if (before !== undefined) {
+      const hashes: Record<string, number> = {};
+      try {
+        await Promise.all(
+          names.map(async (name) => {
+            hashes[name] = (await endpoint(name).hash(5000)).hash;
+          }),
+        );
+        const after = settled(await appliedIndexes());
+        if (after === before) {
+          return {
+            appliedIndex: before,
+            hashes,
+            diverged: new Set(Object.values(hashes)).size > 1,
+          };
+        }
+      } catch {
+        // A member did not answer: try again.
+      }
+    }
+    await sleep(300);
+  }
+  return { appliedIndex: 0, hashes: {}, diverged: false };
+}

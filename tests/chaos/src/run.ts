@@ -25,7 +25,12 @@ import { Nemesis, type NemesisName } from './nemesis.js';
 import { Network } from './network.js';
 import { freePorts } from './ports.js';
 import { Random } from './random.js';
-import { compareReplicaHashes, type ReplicaHashes } from './replica-hash.js';
+import {
+  compareReplicaHashes,
+  compareStateHashes,
+  type ReplicaHashes,
+  type StateHashes,
+} from './replica-hash.js';
 import { DEFAULT_LEASE_OPS, DEFAULT_LEASE_TTL_SEC, Workload } from './workload.js';
 
 /** DEFAULT_RESULTS_DIR is tests/chaos/results (gitignored). */
@@ -94,6 +99,11 @@ export interface ChaosReport {
    * after healing; `diverged` counts as a violation.
    */
   readonly replicas: ReplicaHashes;
+  /**
+   * states is every running member's Maintenance.Hash (the whole applied state: data,
+   * leases, membership) at one applied index, raftkit only; `diverged` is a violation.
+   */
+  readonly states?: StateHashes;
   readonly checkMs: number;
   /** membership is what the membership nemesis did and found (when it was on). */
   readonly membership?: MembershipResult & {
@@ -123,9 +133,25 @@ export function summaryLine(report: ChaosReport): string {
     `ops=${report.ops} ok=${report.ok} unknown=${report.unknown} violations=${report.violations}` +
     ` fail=${report.fail} lost=${report.lostWrites.length} check=${report.linearizability}` +
     ` leases=${counts(report.leases.leasePut)} revokes=${counts(report.leases.revoke)}` +
-    ` replicas=${report.replicas.diverged ? 'diverged' : report.replicas.unanswered.length === 0 ? 'same' : `same-except-${report.replicas.unanswered.join(',')}`}@${report.replicas.revision}` +
+    ` replicas=${replicasText(report)}` +
     (total === undefined ? '' : ` changes=${total.ok}/${total.fail}/${total.unknown}`)
   );
+}
+
+/**
+ * replicasText is the summary's replica verdict: `same@R` (HashKV at revision R; with
+ * `,state@I` when raftkit's whole-state hashes also matched at applied index I),
+ * `same-except-<members>@R`, or `diverged@R` / `state-diverged@I`.
+ */
+function replicasText(report: ChaosReport): string {
+  const { replicas, states } = report;
+  if (replicas.diverged) return `diverged@${replicas.revision}`;
+  if (states?.diverged === true) return `state-diverged@${states.appliedIndex}`;
+  const same =
+    replicas.unanswered.length === 0 ? 'same' : `same-except-${replicas.unanswered.join(',')}`;
+  const state =
+    states !== undefined && states.appliedIndex > 0 ? `,state@${states.appliedIndex}` : '';
+  return `${same}@${replicas.revision}${state}`;
 }
 
 /** runChaos performs one run and writes `history.jsonl` and `report.json` into its dir. */
@@ -194,6 +220,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   let membershipResult: MembershipResult | undefined;
   let finalValues = new Map<string, string | null>();
   let replicas: ReplicaHashes = { revision: 0, hashes: {}, diverged: false, unanswered: [] };
+  let states: StateHashes | undefined;
   try {
     await network.start();
     cluster.start();
@@ -218,11 +245,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     );
     finalValues = await workload.finalRead(60_000);
     membershipResult = await membership?.finish(60_000);
-    replicas = await compareReplicaHashes(
-      (name) => cluster.endpoint(name),
-      cluster.names().filter((name) => cluster.stateOf(name) !== 'down'),
-      30_000,
-    );
+    const running = cluster.names().filter((name) => cluster.stateOf(name) !== 'down');
+    replicas = await compareReplicaHashes((name) => cluster.endpoint(name), running, 30_000);
+    if (options.target === 'raftkit') {
+      states = await compareStateHashes((name) => cluster.endpoint(name), running, 30_000);
+    }
   } finally {
     // Members first, so nothing reconnects through a proxy that is shutting down.
     await cluster.stop();
@@ -253,7 +280,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       nonLinearizableKeys.length +
       lostWrites.length +
       membershipViolations +
-      (replicas.diverged ? 1 : 0),
+      (replicas.diverged ? 1 : 0) +
+      (states?.diverged === true ? 1 : 0),
     linearizability: check.verdict,
     nonLinearizableKeys,
     inconclusiveKeys: check.keys.filter((k) => k.verdict === 'inconclusive').map((k) => k.key),
@@ -263,6 +291,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     availabilityByNemesis: availabilityByNemesis(availability),
     unidentifiedPeerConnections: network.unidentified,
     replicas,
+    ...(states !== undefined ? { states } : {}),
     checkMs,
     ...(membershipResult !== undefined
       ? {

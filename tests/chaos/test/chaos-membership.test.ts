@@ -52,6 +52,9 @@ describe('chaos with membership changes against raftkit kv-server', () => {
     expect(report.replicas.diverged).toBe(false);
     expect(report.replicas.unanswered).toEqual([]);
     expect(report.replicas.revision).toBeGreaterThan(1);
+    // And the whole applied state (data, leases, membership) at one applied index.
+    expect(report.states?.diverged).toBe(false);
+    expect(report.states?.appliedIndex).toBeGreaterThan(0);
     expect(report.violations).toBe(0);
   });
 });

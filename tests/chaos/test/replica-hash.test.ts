@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EtcdEndpoint } from '../src/etcd-client.js';
-import { compareReplicaHashes } from '../src/replica-hash.js';
+import { compareReplicaHashes, compareStateHashes } from '../src/replica-hash.js';
 
 /** fake is an endpoint at `revision` whose HashKV answers hash(rev), or fails. */
 function fake(revision: number, hash: (rev: number) => number, down = false): EtcdEndpoint {
@@ -50,5 +50,51 @@ describe('compareReplicaHashes', () => {
     };
     const result = await compareReplicaHashes((n) => members[n]!, ['a', 'b'], 1200);
     expect(result).toMatchObject({ revision: 10, diverged: false, unanswered: ['b'] });
+  });
+});
+
+/** member is an endpoint whose applied index follows `applied()` and whose Hash is `hash()`. */
+function member(applied: () => number, hash: () => number): EtcdEndpoint {
+  return {
+    status: async () => ({ raftAppliedIndex: BigInt(applied()), header: { revision: 1n } }),
+    hash: async () => ({ hash: hash() }),
+  } as unknown as EtcdEndpoint;
+}
+
+describe('compareStateHashes', () => {
+  it('compares once every member applied the same index, and reports a divergence', async () => {
+    let lagging = 5;
+    const members: Record<string, EtcdEndpoint> = {
+      a: member(
+        () => 7,
+        () => 1,
+      ),
+      b: member(
+        () => Math.min(7, lagging++),
+        () => 1,
+      ), // catches up to 7 after a few polls
+      c: member(
+        () => 7,
+        () => 2,
+      ),
+    };
+    const result = await compareStateHashes((n) => members[n]!, ['a', 'b', 'c'], 5000);
+    expect(result).toMatchObject({ appliedIndex: 7, diverged: true, hashes: { a: 1, c: 2 } });
+  });
+
+  it('gives up without a verdict when the members never settle', async () => {
+    let moving = 0;
+    const members: Record<string, EtcdEndpoint> = {
+      a: member(
+        () => moving++,
+        () => 1,
+      ),
+      b: member(
+        () => 1000,
+        () => 1,
+      ),
+    };
+    const result = await compareStateHashes((n) => members[n]!, ['a', 'b'], 800);
+    expect(result).toEqual({ appliedIndex: 0, hashes: {}, diverged: false });
   });
 });
