@@ -75,6 +75,22 @@ export const ETCD_ERRORS = {
   },
 } as const satisfies Record<string, EtcdServiceError>;
 
+/**
+ * duplicateError answers a write retried under a `raftkit-request-id` that this member
+ * only knows from a snapshot: the first attempt was applied exactly once, but the
+ * snapshot kept only its revision (0 when it failed), not its response. Definite, so
+ * never retried: the client must read the current state instead.
+ */
+export function duplicateError(revision: number): EtcdServiceError {
+  return {
+    code: status.FAILED_PRECONDITION,
+    details:
+      revision === 0
+        ? 'raftkit: this request (raftkit-request-id) was applied before and failed; its error is not known here since this member restored a snapshot'
+        : `raftkit: this request (raftkit-request-id) was applied before, at revision ${revision}; its full response is not known here since this member restored a snapshot`,
+  };
+}
+
 /** toEtcdError maps anything a request can fail with to etcd's status and message. */
 export function toEtcdError(error: unknown): EtcdServiceError {
   if (error instanceof MvccError) return { code: error.grpcCode as status, details: error.message };

@@ -381,9 +381,14 @@ export class KvServer {
           version: SERVER_VERSION,
         });
         if (!more && !call.cancelled) {
-          await new Promise((resolve) => {
-            call.once('drain', resolve);
-            call.once('cancelled', resolve);
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              call.off('drain', done);
+              call.off('cancelled', done);
+              resolve();
+            };
+            call.on('drain', done);
+            call.on('cancelled', done);
           });
         }
       }

@@ -9,7 +9,7 @@ import {
 import { NONE, type RaftNode } from '@raftkit/core';
 import type * as pb from '@raftkit/rpc/etcd';
 import { decodeWith, etcdType, KV_SERVICE } from '@raftkit/rpc/etcd';
-import { ETCD_ERRORS, type EtcdServiceError, toEtcdError } from './etcd-errors.js';
+import { duplicateError, ETCD_ERRORS, type EtcdServiceError, toEtcdError } from './etcd-errors.js';
 import {
   fromMvccDelete,
   fromMvccPut,
@@ -237,7 +237,18 @@ export function createKvService(options: KvServiceOptions): UntypedServiceImplem
         (result) => {
           if (result.kind === 'put')
             finish('Put', started, callback, null, fromMvccPut(result.response, header));
-          else
+          else if (result.kind === 'duplicate') {
+            // A retry of a put applied before this member's snapshot: its revision is
+            // its whole response unless the previous value was asked for.
+            if (result.revision > 0 && call.request.request.prevKv !== true) {
+              finish('Put', started, callback, null, {
+                header: header(result.revision),
+                prevKv: null,
+              });
+            } else {
+              finish('Put', started, callback, duplicateError(result.revision));
+            }
+          } else
             finish(
               'Put',
               started,
@@ -266,11 +277,8 @@ export function createKvService(options: KvServiceOptions): UntypedServiceImplem
           if (result.kind === 'deleteRange') {
             finish('DeleteRange', started, callback, null, fromMvccDelete(result.response, header));
           } else if (result.kind === 'duplicate') {
-            finish('DeleteRange', started, callback, null, {
-              header: header(result.revision),
-              deleted: 0n,
-              prevKvs: [],
-            });
+            // How many keys it deleted is not known any more.
+            finish('DeleteRange', started, callback, duplicateError(result.revision));
           } else {
             finish(
               'DeleteRange',
@@ -322,6 +330,8 @@ export function createKvService(options: KvServiceOptions): UntypedServiceImplem
         (result) => {
           if (result.kind === 'txn')
             finish('Txn', started, callback, null, fromMvccTxn(result.response, header));
+          else if (result.kind === 'duplicate')
+            finish('Txn', started, callback, duplicateError(result.revision));
           else
             finish(
               'Txn',
@@ -345,6 +355,10 @@ export function createKvService(options: KvServiceOptions): UntypedServiceImplem
             finish('Compact', started, callback, null, {
               header: header(result.response.revision),
             });
+          } else if (result.kind === 'duplicate' && result.revision > 0) {
+            finish('Compact', started, callback, null, { header: header(result.revision) });
+          } else if (result.kind === 'duplicate') {
+            finish('Compact', started, callback, duplicateError(result.revision));
           } else {
             finish(
               'Compact',

@@ -17,6 +17,13 @@ import type { ServerLogger } from './logger.js';
 import { toCoreLogger } from './logger.js';
 import type { MemberIdentity } from './member-identity.js';
 
+/** MAX_ANNOUNCED_PEERS bounds the peers dialled only because they announced themselves. */
+const MAX_ANNOUNCED_PEERS = 16;
+/** ANNOUNCED_SWEEP_MS is how often announced peers are checked (see sweepAnnounced). */
+const ANNOUNCED_SWEEP_MS = 10_000;
+/** ANNOUNCED_MISSES is how many sweeps an announced non-member may be unreachable. */
+const ANNOUNCED_MISSES = 3;
+
 /** PEER_REDIAL_MAX_MS caps the peer transport's reconnect backoff. */
 const PEER_REDIAL_MAX_MS = 250;
 
@@ -86,8 +93,11 @@ export class RaftHost<Result> {
   readonly clusterId: bigint;
   readonly memberId: bigint;
   private readonly dialled = new Set<NodeId>();
-  // Peers known only from the URL they announced on their stream, by id.
-  private readonly announced = new Map<NodeId, string>();
+  // Peers known only from the URL they announced on their stream, by id, with how many
+  // sweeps in a row found them unreachable.
+  private readonly announced = new Map<NodeId, { url: string; misses: number }>();
+  private readonly sweepTimer: ReturnType<typeof setInterval>;
+  private announcedRefusalLogged = false;
   private readonly stopFollowing: () => void;
   private readonly logger: ServerLogger;
 
@@ -111,6 +121,8 @@ export class RaftHost<Result> {
     for (const member of parts.seedMembers) this.dial(toNodeId(member.id), member.peerUrls);
     this.stopFollowing = this.cluster.onChange(() => this.followMembership());
     this.followMembership();
+    this.sweepTimer = setInterval(() => this.sweepAnnounced(), ANNOUNCED_SWEEP_MS);
+    this.sweepTimer.unref();
   }
 
   /** start binds the peer port, connects to the peers and starts ticking. */
@@ -125,9 +137,11 @@ export class RaftHost<Result> {
       selfId: identity.nodeId,
       members: options.seedMembers.map((member) => toNodeId(member.id)),
       onMessage: (message) => node?.step(message),
-      // Every sender of this cluster that was not removed is heard, members or not, as
-      // etcd's peer handlers do: a member cut off while others were added still lists
-      // the old members, and must hear the new leader it does not know yet.
+      // Every sender of this cluster that was not removed is heard, members or not: a
+      // member cut off while others were added still lists the old members, and must
+      // hear the new leader it does not know yet. etcd does the same through its
+      // pipeline handler (messages from a sender it does not know are processed) and
+      // learns such a sender's peer URLs from its requests to answer it (AddRemote).
       admitNonMembers: true,
       onStreamAdmitted: (id, peerUrl) => host?.learnPeer(id, peerUrl),
       logger: toCoreLogger(logger, 'peer-server'),
@@ -242,17 +256,57 @@ export class RaftHost<Result> {
   learnPeer(id: NodeId, peerUrl: string | undefined): void {
     if (peerUrl === undefined || id === this.nodeId) return;
     if (this.cluster.isMember(id) || this.cluster.isRemoved(id)) return;
-    if (this.transport.hasPeer(id) && this.announced.get(id) === peerUrl) return;
+    const known = this.announced.get(id);
+    if (known !== undefined) known.misses = 0;
+    if (this.transport.hasPeer(id) && known?.url === peerUrl) return;
     if (!isPeerUrl(peerUrl)) {
       this.logger.warn({ peer: id, peerUrl }, 'ignoring a peer URL that is not an http(s) URL');
+      return;
+    }
+    if (known === undefined && this.announced.size >= MAX_ANNOUNCED_PEERS) {
+      if (!this.announcedRefusalLogged) {
+        this.announcedRefusalLogged = true;
+        this.logger.warn(
+          { peer: id, peerUrl, limit: MAX_ANNOUNCED_PEERS },
+          'not dialling another peer the membership does not list: too many already',
+        );
+      }
       return;
     }
     this.logger.info(
       { peer: id, peerUrl },
       'dialling a peer that the membership known here does not list yet',
     );
-    this.announced.set(id, peerUrl);
+    this.announced.set(id, { url: peerUrl, misses: 0 });
     this.dial(id, [peerUrl]);
+  }
+
+  /**
+   * sweepAnnounced stops dialling an announced peer that is still not a member after
+   * ANNOUNCED_MISSES sweeps in a row without a connection to it (a node that was started
+   * but never added, or is gone): the announcements of live senders keep theirs, and the
+   * membership takes over once it lists one.
+   */
+  private sweepAnnounced(): void {
+    for (const [id, entry] of [...this.announced]) {
+      if (this.cluster.isMember(id)) {
+        this.announced.delete(id);
+        continue;
+      }
+      if (this.transport.peerStats(id)?.state === 'ready') {
+        entry.misses = 0;
+        continue;
+      }
+      entry.misses++;
+      if (entry.misses < ANNOUNCED_MISSES) continue;
+      this.announced.delete(id);
+      if (this.dialled.delete(id)) this.transport.removePeer(id);
+      this.logger.info(
+        { peer: id, peerUrl: entry.url },
+        'stopped dialling an announced peer that is not a member and cannot be reached',
+      );
+    }
+    if (this.announced.size < MAX_ANNOUNCED_PEERS) this.announcedRefusalLogged = false;
   }
 
   /**
@@ -277,6 +331,7 @@ export class RaftHost<Result> {
 
   /** stop stops the node (failing pending requests), then closes the transport and server. */
   async stop(): Promise<void> {
+    clearInterval(this.sweepTimer);
     this.stopFollowing();
     await this.node.stop();
     await this.transport.close();

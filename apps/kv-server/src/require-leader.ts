@@ -41,6 +41,8 @@ export class RequireLeader {
    * a leader) and returns the function that unregisters it.
    */
   watch(end: () => void): () => void {
+    // Leaderless checks counted while no stream was monitored do not count for this one.
+    if (this.streams.size === 0) this.leaderless = 0;
     this.streams.add(end);
     this.schedule();
     return () => {

@@ -35,6 +35,23 @@ describe('RequireLeader (etcd WithRequireLeader)', () => {
     expect(clock.pendingCount).toBe(0);
   });
 
+  it('does not carry leaderless checks over to a stream opened later', () => {
+    const clock = new ManualClock(0);
+    let leader = false;
+    const monitor = new RequireLeader(() => leader, 500, clock);
+    const unwatch = monitor.watch(() => {});
+    clock.advance(500); // one leaderless check
+    unwatch();
+    clock.advance(500); // the timer's last check (two), then no stream is left
+    expect(clock.pendingCount).toBe(0);
+    const ended: string[] = [];
+    monitor.watch(() => ended.push('late'));
+    clock.advance(1000);
+    expect(ended).toEqual([]); // two checks for this stream, not three
+    clock.advance(500);
+    expect(ended).toEqual(['late']);
+  });
+
   it('knows whether a stream may be opened, and close stops everything', () => {
     const clock = new ManualClock(0);
     let leader = false;

@@ -89,3 +89,61 @@ describe('KvStateMachine.hash', () => {
     expect(renamed.hash()).not.toBe(base.hash());
   });
 });
+
+describe('request ids remembered through a snapshot', () => {
+  const withId = (kind: 'put' | 'leaseGrant', request: Uint8Array, id: string) =>
+    entry(encodeKvCommand(kind, id, request));
+  it('keep a revision for every success and 0 for a failure (the services tell them apart)', () => {
+    const machine = fresh();
+    const grantOf = (ID: bigint) => encodeEtcdMessage('LeaseGrantRequest', { ID, TTL: 30n });
+    machine.apply([
+      withId('leaseGrant', grantOf(5n), 'g-ok'),
+      withId('leaseGrant', grantOf(5n), 'g-exists'),
+      withId(
+        'put',
+        encodeEtcdMessage('PutRequest', { key: bytes('a'), value: bytes('1') }),
+        'p-ok',
+      ),
+      withId(
+        'put',
+        encodeEtcdMessage('PutRequest', { key: bytes('b'), value: bytes('1'), lease: 99n }),
+        'p-no-lease',
+      ),
+    ]);
+    const restored = new KvStateMachine({ awaitingSnapshot: true });
+    restored.restore({
+      metadata: {
+        index: 5,
+        term: 1,
+        confState: {
+          voters: [],
+          learners: [],
+          votersOutgoing: [],
+          learnersNext: [],
+          autoLeave: false,
+        },
+      },
+      data: machine.snapshot(),
+    });
+    const retried = restored.apply([
+      withId('leaseGrant', grantOf(5n), 'g-ok'),
+      withId('leaseGrant', grantOf(5n), 'g-exists'),
+      withId(
+        'put',
+        encodeEtcdMessage('PutRequest', { key: bytes('a'), value: bytes('1') }),
+        'p-ok',
+      ),
+      withId(
+        'put',
+        encodeEtcdMessage('PutRequest', { key: bytes('b'), value: bytes('1'), lease: 99n }),
+        'p-no-lease',
+      ),
+    ]);
+    expect(retried.map((r) => [r.kind, r.kind === 'duplicate' ? r.revision > 0 : null])).toEqual([
+      ['duplicate', true],
+      ['duplicate', false],
+      ['duplicate', true],
+      ['duplicate', false],
+    ]);
+  });
+});

@@ -32,7 +32,8 @@ export interface RaftServerOptions {
   readonly members: Iterable<NodeId>;
   /**
    * admitNonMembers admits every sender of this cluster that was not removed
-   * (`markRemoved`), members or not, as etcd's peer handlers do: a member cut off while
+   * (`markRemoved`), members or not (etcd's pipeline handler takes such a sender's messages
+   * too, and learns its peer URLs to answer it): a member cut off while
    * others were added must still hear a leader it does not know yet. Default false
    * (only `members`); `setAdmitNonMembers` changes it.
    */

@@ -192,7 +192,7 @@ describe('kv-server membership regressions', () => {
   // still listed the removed leader and not the member leading now, so its peer server
   // refused the new leader's streams and snapshots ("node … is not a member"), and it had
   // no address to answer at. Now every sender of the cluster that was not removed is
-  // admitted (as etcd's peer handlers do), and each stream announces its sender's peer
+  // admitted (etcd's pipeline handler, too, takes such a sender's messages), and each stream announces its sender's peer
   // URL, which a member dials when its membership does not list the sender yet.
   it('a voter cut off while the leader moved and members came and went catches up', {
     timeout: 180_000,

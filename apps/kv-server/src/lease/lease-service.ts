@@ -10,7 +10,7 @@ import {
 import { NONE, type RaftNode } from '@raftkit/core';
 import type * as pb from '@raftkit/rpc/etcd';
 import { encodeWith, etcdType, LEASE_SERVICE, type LeaseHandlers } from '@raftkit/rpc/etcd';
-import { ETCD_ERRORS, type EtcdServiceError, toEtcdError } from '../etcd-errors.js';
+import { duplicateError, ETCD_ERRORS, type EtcdServiceError, toEtcdError } from '../etcd-errors.js';
 import type { HeaderSource } from '../etcd-mapping.js';
 import { encodeKvCommand } from '../kv-command.js';
 import { requestIdOf } from '../kv-service.js';
@@ -163,6 +163,9 @@ export function createLeaseService(options: LeaseServiceOptions): LeaseHandlers 
               TTL: BigInt(result.ttl),
               error: '',
             });
+          } else if (result.kind === 'duplicate' && result.revision === 0) {
+            // The first attempt was refused (its error is not kept in a snapshot).
+            callback(asServiceError(duplicateError(0)));
           } else if (result.kind === 'duplicate') {
             // A retry of a grant applied before the snapshot this member restored: the
             // lease is the one the request id names.
@@ -187,8 +190,13 @@ export function createLeaseService(options: LeaseServiceOptions): LeaseHandlers 
       const id = call.request.ID ?? 0n;
       propose(call, 'leaseRevoke', encodeWith(LEASE_REVOKE_REQUEST, { ID: id })).then(
         (result) => {
-          if (result.kind === 'leaseRevoke' || result.kind === 'duplicate') {
+          if (
+            result.kind === 'leaseRevoke' ||
+            (result.kind === 'duplicate' && result.revision > 0)
+          ) {
             callback(null, { header: header(result.revision) });
+          } else if (result.kind === 'duplicate') {
+            callback(asServiceError(duplicateError(0)));
           } else {
             callback(asServiceError(errorOf(result.kind === 'error' ? result.error : result.kind)));
           }
@@ -300,7 +308,11 @@ export function createLeaseService(options: LeaseServiceOptions): LeaseHandlers 
             fail({ code: error.code, details: error.details || ETCD_ERRORS.leaderChanged.details });
           });
           stream.on('end', () => {
-            if (forward === mine) forward = undefined;
+            // The leader ended it (shutting down, say): requests written to it may go
+            // unanswered, so the client is told to reconnect rather than left waiting.
+            if (forward !== mine) return;
+            forward = undefined;
+            fail(ETCD_ERRORS.leaderChanged);
           });
         }
         forward.stream.write(request);
