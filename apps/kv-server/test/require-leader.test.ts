@@ -37,7 +37,7 @@ describe('RequireLeader (etcd WithRequireLeader)', () => {
 
   it('does not carry leaderless checks over to a stream opened later', () => {
     const clock = new ManualClock(0);
-    let leader = false;
+    const leader = false;
     const monitor = new RequireLeader(() => leader, 500, clock);
     const unwatch = monitor.watch(() => {});
     clock.advance(500); // one leaderless check
