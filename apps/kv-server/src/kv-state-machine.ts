@@ -1,6 +1,7 @@
 import { crc32 } from 'node:zlib';
 import { ClusterInfo, type MemberSpec, MembershipError, NODE_ID_MASK } from '@raftkit/config';
 import type { ConfChange, Entry, Snapshot, StateMachine } from '@raftkit/core';
+import { emptyConfState } from '@raftkit/core';
 import type * as pb from '@raftkit/rpc/etcd';
 import { decodeWith, encodeWith, etcdType } from '@raftkit/rpc/etcd';
 import { toMvccDelete, toMvccPut, toMvccTxn } from './etcd-mapping.js';
@@ -156,20 +157,7 @@ export class KvStateMachine implements StateMachine<KvResult> {
    */
   static imageForNewCluster(image: Uint8Array, members: readonly MemberSpec[]): Uint8Array {
     const machine = new KvStateMachine({ awaitingSnapshot: true });
-    machine.restore({
-      metadata: {
-        index: 1,
-        term: 1,
-        confState: {
-          voters: [],
-          learners: [],
-          votersOutgoing: [],
-          learnersNext: [],
-          autoLeave: false,
-        },
-      },
-      data: image,
-    });
+    machine.restore({ metadata: { index: 1, term: 1, confState: emptyConfState() }, data: image });
     machine.cluster.reset(members, []);
     machine.results.clear();
     return machine.snapshot();

@@ -1,41 +1,12 @@
 import { createHash } from 'node:crypto';
 import { RaftError } from '@raftkit/core';
-import { encodeEtcdMessage } from '@raftkit/rpc/etcd';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BackupError, openBackup, sealBackup } from '../src/backup.js';
-import { encodeKvCommand } from '../src/kv-command.js';
 import { KvStateMachine } from '../src/kv-state-machine.js';
+import { bytes, grant, put, snapshotAt } from './log-entries.js';
 
 // A backup (Maintenance.Snapshot's stream) and the image a new cluster starts from.
-
-const bytes = (text: string) => new TextEncoder().encode(text);
-let index = 0;
-const entry = (data: Uint8Array) => ({ term: 1, index: ++index, type: 'normal' as const, data });
-const put = (key: string, value: string, lease = 0n, requestId?: string) =>
-  entry(
-    encodeKvCommand(
-      'put',
-      requestId,
-      encodeEtcdMessage('PutRequest', { key: bytes(key), value: bytes(value), lease }),
-    ),
-  );
-const grant = (id: bigint, ttl: number) =>
-  entry(
-    encodeKvCommand(
-      'leaseGrant',
-      undefined,
-      encodeEtcdMessage('LeaseGrantRequest', { ID: id, TTL: BigInt(ttl) }),
-    ),
-  );
-const image = (data: Uint8Array) => ({
-  metadata: {
-    index: 1,
-    term: 1,
-    confState: { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
-  },
-  data,
-});
 
 function refusal(fn: () => unknown): string {
   try {
@@ -103,7 +74,7 @@ describe('KvStateMachine.imageForNewCluster', () => {
       { id: 0x22n, name: 'r2', peerUrls: ['http://127.0.0.1:2'] },
     ];
     const restored = new KvStateMachine({ awaitingSnapshot: true });
-    restored.restore(image(KvStateMachine.imageForNewCluster(source.snapshot(), members)));
+    restored.restore(snapshotAt(1, KvStateMachine.imageForNewCluster(source.snapshot(), members)));
     expect(restored.store.revision).toBe(source.store.revision);
     expect(restored.store.hashKV()).toEqual(source.store.hashKV());
     expect(restored.leases.entries()).toEqual([[5n, 60]]);

@@ -2,49 +2,18 @@ import { encodeEtcdMessage } from '@raftkit/rpc/etcd';
 import { describe, expect, it } from 'vitest';
 import { encodeKvCommand } from '../src/kv-command.js';
 import { KvStateMachine } from '../src/kv-state-machine.js';
+import { bytes, entry, grant, put, snapshotAt } from './log-entries.js';
 
 // Maintenance.Hash: one hash of the whole applied state, equal on members that applied
 // the same log prefix (also through a snapshot), different when any part differs.
 
-const bytes = (text: string) => new TextEncoder().encode(text);
-let index = 0;
-const entry = (data: Uint8Array) => ({ term: 1, index: ++index, type: 'normal' as const, data });
-const put = (key: string, value: string, lease = 0n) =>
-  entry(
-    encodeKvCommand(
-      'put',
-      undefined,
-      encodeEtcdMessage('PutRequest', { key: bytes(key), value: bytes(value), lease }),
-    ),
-  );
-const grant = (id: bigint, ttl: number) =>
-  entry(
-    encodeKvCommand(
-      'leaseGrant',
-      undefined,
-      encodeEtcdMessage('LeaseGrantRequest', { ID: id, TTL: BigInt(ttl) }),
-    ),
-  );
 const members = [{ id: 0x11n, name: 'a', peerUrls: ['http://127.0.0.1:1'] }];
-const fresh = () =>
-  (() => {
-    const machine = new KvStateMachine({ awaitingSnapshot: true });
-    machine.restore({
-      metadata: {
-        index: 1,
-        term: 1,
-        confState: {
-          voters: [],
-          learners: [],
-          votersOutgoing: [],
-          learnersNext: [],
-          autoLeave: false,
-        },
-      },
-      data: KvStateMachine.initialImage(members),
-    });
-    return machine;
-  })();
+/** fresh is a member's state machine at the cluster's initial snapshot. */
+function fresh(): KvStateMachine {
+  const machine = new KvStateMachine({ awaitingSnapshot: true });
+  machine.restore(snapshotAt(1, KvStateMachine.initialImage(members)));
+  return machine;
+}
 
 describe('KvStateMachine.hash', () => {
   it('agrees between members that applied the same entries, directly or from a snapshot', () => {
@@ -55,20 +24,7 @@ describe('KvStateMachine.hash', () => {
     two.apply(log);
     expect(two.hash()).toBe(one.hash());
     const restored = new KvStateMachine({ awaitingSnapshot: true });
-    restored.restore({
-      metadata: {
-        index: 5,
-        term: 1,
-        confState: {
-          voters: [],
-          learners: [],
-          votersOutgoing: [],
-          learnersNext: [],
-          autoLeave: false,
-        },
-      },
-      data: one.snapshot(),
-    });
+    restored.restore(snapshotAt(5, one.snapshot()));
     expect(restored.hash()).toBe(one.hash());
   });
 
@@ -111,20 +67,7 @@ describe('request ids remembered through a snapshot', () => {
       ),
     ]);
     const restored = new KvStateMachine({ awaitingSnapshot: true });
-    restored.restore({
-      metadata: {
-        index: 5,
-        term: 1,
-        confState: {
-          voters: [],
-          learners: [],
-          votersOutgoing: [],
-          learnersNext: [],
-          autoLeave: false,
-        },
-      },
-      data: machine.snapshot(),
-    });
+    restored.restore(snapshotAt(5, machine.snapshot()));
     const retried = restored.apply([
       withId('leaseGrant', grantOf(5n), 'g-ok'),
       withId('leaseGrant', grantOf(5n), 'g-exists'),
