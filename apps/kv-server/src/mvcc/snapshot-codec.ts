@@ -1,3 +1,4 @@
+import * as zlib from 'node:zlib';
 import { MvccError } from './errors.js';
 import { bytesToKeyString } from './key-bytes.js';
 import { type Generation, KeyIndex, type RevisionEntry } from './key-index.js';
@@ -296,8 +297,16 @@ class Reader {
 
 let CRC_TABLE: Uint32Array | undefined;
 
-/** crc32 computes the IEEE CRC-32 (zlib's) of `data`. */
-export function crc32(data: Uint8Array): number {
+/**
+ * crc32 computes the IEEE CRC-32 (zlib's) of `data`: with Node's native `zlib.crc32`
+ * where it exists (Node ≥ 20.15; about 15× faster on a snapshot of a few MB), else in
+ * JavaScript (`crc32Js`, the same value).
+ */
+export const crc32: (data: Uint8Array) => number =
+  typeof zlib.crc32 === 'function' ? (data) => zlib.crc32(data) >>> 0 : crc32Js;
+
+/** crc32Js is crc32 in JavaScript, table-driven. */
+export function crc32Js(data: Uint8Array): number {
   let table = CRC_TABLE;
   if (table === undefined) {
     table = new Uint32Array(256);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MvccStore, SNAPSHOT_FORMAT_VERSION } from '../../src/mvcc/index.js';
-import { crc32 } from '../../src/mvcc/snapshot-codec.js';
+import { crc32, crc32Js } from '../../src/mvcc/snapshot-codec.js';
 import { b, catchErr, plain } from './helpers.js';
 
 const ZERO = new Uint8Array([0]);
@@ -155,7 +155,11 @@ describe('snapshot', () => {
     expect(order(MvccStore.deserialize(st.serialize()))).toEqual(['put z', 'delete m', 'put a']);
   });
 
-  it('computes the standard CRC-32', () => {
+  it('computes the standard CRC-32, natively and in JavaScript alike', () => {
     expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
+    expect(crc32Js(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
+    const random = new Uint8Array(100_003).map((_, i) => (i * 2654435761) >>> 24);
+    expect(crc32(random)).toBe(crc32Js(random));
+    expect(crc32(new Uint8Array(0))).toBe(crc32Js(new Uint8Array(0)));
   });
 });
