@@ -4,6 +4,7 @@ import {
   CLUSTER_SERVICE,
   type CompactionResponse,
   type DeleteRangeResponse,
+  type HashKVResponse,
   KV_SERVICE,
   LEASE_SERVICE,
   type LeaseGrantResponse,
@@ -21,6 +22,7 @@ import {
   type MoveLeaderResponse,
   type PutResponse,
   type RangeResponse,
+  type SnapshotResponse,
   type StatusResponse,
   type TxnRequest,
   type TxnResponse,
@@ -354,6 +356,50 @@ export class KvClient {
   status(endpoint: string): Promise<StatusResponse> {
     const connection = this.#connectionFor(endpoint);
     return this.#unary(MAINTENANCE_SERVICE.status, {}, { idempotent: true, pinned: connection });
+  }
+
+  /**
+   * hashKV asks one endpoint for the hash of its key-value history up to `revision`
+   * (Maintenance.HashKV; 0: its current revision). Members that applied the same log
+   * answer the same hash at the same revision (`compactRevision` must match too).
+   */
+  hashKV(endpoint: string, revision: IntInput = 0): Promise<HashKVResponse> {
+    const connection = this.#connectionFor(endpoint);
+    const request = { revision: toInt64(revision, 'revision') };
+    return this.#unary(MAINTENANCE_SERVICE.hashKV, request, {
+      idempotent: true,
+      pinned: connection,
+    });
+  }
+
+  /**
+   * snapshot streams one endpoint's backup of its state (Maintenance.Snapshot), blob by
+   * blob — what `etcdctl snapshot save` writes to a file. Throws KvClientError when the
+   * endpoint cannot be reached or the stream fails; stopping the iteration cancels it.
+   */
+  async *snapshot(endpoint: string): AsyncGenerator<Uint8Array, void, undefined> {
+    if (this.#closed) throw new KvClientError(grpc.status.CANCELLED, 'client is closed');
+    const connection = this.#connectionFor(endpoint);
+    const unreachable = await this.#dial(connection, Date.now() + this.#dialTimeoutMs);
+    if (unreachable !== undefined) throw unreachable;
+    const method = MAINTENANCE_SERVICE.snapshot;
+    const call = connection.client.makeServerStreamRequest(
+      method.path,
+      method.requestSerialize,
+      method.responseDeserialize,
+      {},
+      new grpc.Metadata(),
+      {},
+    ) as grpc.ClientReadableStream<SnapshotResponse>;
+    try {
+      for await (const response of call as AsyncIterable<SnapshotResponse>) yield response.blob;
+    } catch (error) {
+      throw error instanceof KvClientError
+        ? error
+        : KvClientError.fromServiceError(error as grpc.ServiceError, connection.endpoint.text, 1);
+    } finally {
+      call.cancel();
+    }
   }
 
   /**

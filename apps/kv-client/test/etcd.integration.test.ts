@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { status as grpcStatus } from '@grpc/grpc-js';
@@ -300,6 +302,52 @@ describe.skipIf(!hasEtcd)('against a real etcd', () => {
         expect(ours.stdout).toBe(theirs.stdout);
         expect(ours.stdout.startsWith('SUCCESS\n')).toBe(true);
       });
+    });
+
+    it('endpoint hashkv and snapshot save print and store what etcdctl does', async () => {
+      await raftkitctl(['put', 'cli/h', 'x']);
+      for (const args of [
+        ['endpoint', 'hashkv'],
+        ['endpoint', 'hashkv', '--rev', '2'],
+      ]) {
+        const ours = await raftkitctl(args);
+        const theirs = await etcdctl(args);
+        expect({ args, code: ours.code, stdout: ours.stdout }).toEqual({
+          args,
+          code: theirs.code,
+          stdout: theirs.stdout,
+        });
+      }
+      expect((await raftkitctl(['endpoint', 'hashkv'])).stdout).toMatch(
+        /^127\.0\.0\.1:\d+, \d+\n$/,
+      );
+      const dir = mkdtempSync(join(tmpdir(), 'raftkitctl-snapshot-'));
+      try {
+        const ours = await raftkitctl(['snapshot', 'save', join(dir, 'ours.db')]);
+        const theirs = await etcdctl(['snapshot', 'save', join(dir, 'theirs.db')]);
+        expect(ours).toMatchObject({
+          code: 0,
+          stdout: `Snapshot saved at ${join(dir, 'ours.db')}\n`,
+        });
+        expect(theirs.code).toBe(0);
+        // Nothing was written in between: the same bytes (etcd's db file and its SHA-256).
+        expect(
+          readFileSync(join(dir, 'ours.db')).equals(readFileSync(join(dir, 'theirs.db'))),
+        ).toBe(true);
+        expect(existsSync(join(dir, 'ours.db.part'))).toBe(false);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+      const two = await cli(process.execPath, [
+        CLI,
+        '--endpoints',
+        `${etcd.endpoint},127.0.0.1:1`,
+        'snapshot',
+        'save',
+        '/tmp/never.db',
+      ]);
+      expect(two.code).toBe(4);
+      expect(two.stderr).toContain('snapshot must be requested to one selected node, not multiple');
     });
   });
 });

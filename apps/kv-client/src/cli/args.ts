@@ -226,8 +226,14 @@ export const COMMANDS: Record<string, CommandSpec> = {
     subcommands: LEASE_COMMANDS,
   },
   endpoint: {
-    usage: 'endpoint status',
-    summary: 'Prints the status of each endpoint in --endpoints',
+    usage: 'endpoint status | endpoint hashkv [--rev N]',
+    summary: 'Prints the status, or the key-value history hash, of each endpoint in --endpoints',
+    options: { rev: { type: 'string' } },
+    flags: [['--rev N', 'hashkv: hash the history up to this revision (default: current)']],
+  },
+  snapshot: {
+    usage: 'snapshot save <filename>',
+    summary: "Stores a backup of one endpoint's state in a file (restore: --initial-snapshot-file)",
     options: {},
     flags: [],
   },

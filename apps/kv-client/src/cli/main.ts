@@ -1,7 +1,12 @@
-import { readFile } from 'node:fs/promises';
+import { open, readFile, rename, rm } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import type { MemberAddResponse, MemberListResponse, TxnRequest } from '@raftkit/rpc/etcd';
+import {
+  formatEtcdJson,
+  type MemberAddResponse,
+  type MemberListResponse,
+  type TxnRequest,
+} from '@raftkit/rpc/etcd';
 import { BENCH_SUMMARY, isBenchCommand, runBench } from '../bench/main.js';
 import { KvClient, type KvClientOptions } from '../client.js';
 import { isKvClientError } from '../errors.js';
@@ -81,6 +86,8 @@ export type ClientLike = Pick<
   | 'memberPromote'
   | 'moveLeader'
   | 'status'
+  | 'hashKV'
+  | 'snapshot'
   | 'leaseGrant'
   | 'leaseRevoke'
   | 'leaseTimeToLive'
@@ -437,8 +444,13 @@ async function execute(
       return 0;
     }
     case 'endpoint': {
+      if (args[0] === 'hashkv' && args.length === 1) {
+        return endpointHashKV(parsed, io, client);
+      }
       if (args[0] !== 'status' || args.length !== 1) {
-        throw new UsageError('endpoint: only "endpoint status" is supported');
+        throw new UsageError(
+          'endpoint: only "endpoint status" and "endpoint hashkv" are supported',
+        );
       }
       const statuses: EndpointStatus[] = [];
       let failed = 0;
@@ -455,10 +467,94 @@ async function execute(
       if (statuses.length > 0) writeOutput(io, formatEndpointStatus(statuses, format));
       return failed === 0 ? 0 : 1;
     }
+    case 'snapshot':
+      return snapshotSave(parsed, io, client);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
 }
+
+/**
+ * endpointHashKV is `endpoint hashkv [--rev N]`: each endpoint's HashKV, one line
+ * `<endpoint>, <hash>` each as etcdctl prints them (JSON with `-w json`); a failed
+ * endpoint is reported on stderr and the exit code is 1.
+ */
+async function endpointHashKV(
+  parsed: ParsedCommand,
+  io: CliIO,
+  client: ClientLike,
+): Promise<number> {
+  const rev = parsed.flags.rev;
+  let revision = 0n;
+  if (typeof rev === 'string') {
+    if (!/^\d+$/.test(rev)) throw new UsageError(`invalid --rev "${rev}"`);
+    revision = BigInt(rev);
+  }
+  const format = parsed.global.output;
+  const results: { endpoint: string; response: Awaited<ReturnType<ClientLike['hashKV']>> }[] = [];
+  let failed = 0;
+  for (const endpoint of parsed.global.endpoints) {
+    try {
+      results.push({
+        endpoint: endpoint.text,
+        response: await client.hashKV(endpoint.text, revision),
+      });
+    } catch (error) {
+      failed++;
+      io.stderr.write(
+        `Failed to get the hash of endpoint ${endpoint.text} (${(error as Error).message})\n`,
+      );
+    }
+  }
+  if (format === 'json') {
+    const items = results.map(
+      ({ endpoint, response }) =>
+        `{"Endpoint":${JSON.stringify(endpoint)},"HashKV":${formatEtcdJson('HashKVResponse', response)}}`,
+    );
+    io.stdout.write(`[${items.join(',')}]\n`);
+  } else {
+    for (const { endpoint, response } of results)
+      io.stdout.write(`${endpoint}, ${response.hash}\n`);
+  }
+  return failed === 0 ? 0 : EXIT_ERROR;
+}
+
+/**
+ * snapshotSave is `snapshot save <file>`: one endpoint's backup (Maintenance.Snapshot)
+ * written to `<file>.part`, synced, then renamed to `<file>`, as etcdctl does.
+ */
+async function snapshotSave(parsed: ParsedCommand, io: CliIO, client: ClientLike): Promise<number> {
+  const [sub, path, ...rest] = parsed.args;
+  if (sub !== 'save')
+    throw new UsageError('snapshot: only "snapshot save <filename>" is supported');
+  if (path === undefined || rest.length > 0) {
+    throw new UsageError('snapshot save expects one argument', EXIT_BAD_ARGS);
+  }
+  const endpoints = parsed.global.endpoints.map((e) => e.text);
+  if (endpoints.length !== 1) {
+    throw new UsageError(
+      `snapshot must be requested to one selected node, not multiple [${endpoints.join(' ')}]`,
+      EXIT_BAD_FEATURE,
+    );
+  }
+  const partial = `${path}.part`;
+  const file = await open(partial, 'w', 0o600);
+  try {
+    for await (const blob of client.snapshot(endpoints[0]!)) await file.write(blob);
+    await file.sync();
+  } catch (error) {
+    await file.close();
+    await rm(partial, { force: true });
+    throw new CommandError(errorMessage(error), EXIT_INTERRUPTED_SAVE, error);
+  }
+  await file.close();
+  await rename(partial, path);
+  io.stdout.write(`Snapshot saved at ${path}\n`);
+  return 0;
+}
+
+/** EXIT_INTERRUPTED_SAVE is etcdctl's exit code for a failed snapshot save (ExitInterrupted). */
+const EXIT_INTERRUPTED_SAVE = 5;
 
 /** exitCode is the exit code for an error, as etcdctl would exit on it. */
 function exitCode(error: unknown): number {
