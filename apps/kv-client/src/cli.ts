@@ -3,6 +3,15 @@
 import { EXIT_INTERRUPTED } from './cli/args.js';
 import { runCli } from './cli/main.js';
 
+// A reader that went away (`raftkitctl get --prefix '' | head`) ends the output quietly,
+// as SIGPIPE ends etcdctl, instead of an unhandled EPIPE error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
+
 const code = await runCli(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
