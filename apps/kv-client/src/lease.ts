@@ -5,7 +5,7 @@ import type {
   LeaseTimeToLiveRequest,
   LeaseTimeToLiveResponse,
 } from '@raftkit/rpc/etcd';
-import type { IntInput } from './ops.js';
+import { type IntInput, toInt64 } from './ops.js';
 
 /** MAX_LEASE_ID is the largest lease id: lease ids are signed 64-bit integers. */
 export const MAX_LEASE_ID: bigint = (1n << 63n) - 1n;
@@ -18,14 +18,7 @@ export const MIN_LEASE_ID: bigint = -(1n << 63n);
  * value and returns it as a bigint; it throws a TypeError or RangeError otherwise.
  */
 export function toLeaseId(value: IntInput, what = 'lease id'): bigint {
-  let id: bigint;
-  if (typeof value === 'bigint') {
-    id = value;
-  } else if (Number.isSafeInteger(value)) {
-    id = BigInt(value);
-  } else {
-    throw new TypeError(`${what} must be an integer, got ${value}`);
-  }
+  const id = toInt64(value, what);
   if (id < MIN_LEASE_ID || id > MAX_LEASE_ID) {
     throw new RangeError(`${what} must be a signed 64-bit integer, got ${id}`);
   }

@@ -1,6 +1,7 @@
 // Client-side checks of member peer URLs, as etcd's client makes them before MemberAdd and
 // MemberUpdate (etcd's `types.NewURLs` over Go's `net/url`): a bad URL fails at once with
 // the message etcdctl prints, instead of reaching the server.
+import { toInt64 } from './ops.js';
 
 const PEER_SCHEMES = new Set(['http', 'https', 'unix', 'unixs']);
 
@@ -109,14 +110,7 @@ export const MAX_MEMBER_ID: bigint = (1n << 64n) - 1n;
 
 /** toMemberId checks a member id (a bigint, or a safe-integer number) is an unsigned 64-bit value. */
 export function toMemberId(value: bigint | number, what = 'member id'): bigint {
-  let id: bigint;
-  if (typeof value === 'bigint') {
-    id = value;
-  } else if (Number.isSafeInteger(value)) {
-    id = BigInt(value);
-  } else {
-    throw new TypeError(`${what} must be an integer, got ${value}`);
-  }
+  const id = toInt64(value, what);
   if (id < 0n || id > MAX_MEMBER_ID) {
     throw new RangeError(`${what} must be an unsigned 64-bit integer, got ${id}`);
   }
