@@ -4,17 +4,16 @@ import type {
   LeaseKeepAliveResponse,
   LeaseTimeToLiveRequest,
 } from '@raftkit/rpc/etcd';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   ETCD_ERRORS,
   isKvClientError,
   KEEP_ALIVE_RETRY_MS,
   KeepAliveSchedule,
-  KvClient,
   KvClientError,
   toLeaseId,
 } from '../src/index.js';
-import { closedPort, type FakeServer, okResponse, startFakeServer } from './fake-server.js';
+import { type FakeServer, useFakeServers } from './fake-server.js';
 
 const header = { clusterId: 1n, memberId: 2n, revision: 3n, raftTerm: 4n };
 
@@ -62,33 +61,17 @@ describe('KvClient lease calls (scripted gRPC servers)', () => {
   let a: FakeServer;
   let b: FakeServer;
   let dead: string;
-  const clients: KvClient[] = [];
-  const client = (endpoints: string[]) => {
-    const made = new KvClient({ endpoints, dialTimeoutMs: 500, requestTimeoutMs: 2000 });
-    clients.push(made);
-    return made;
-  };
-
-  beforeAll(async () => {
-    a = await startFakeServer();
-    b = await startFakeServer();
-    dead = `127.0.0.1:${await closedPort()}`;
-  });
-  afterEach(() => {
-    for (const made of clients.splice(0)) made.close();
-    for (const server of [a, b]) {
-      server.received.length = 0;
-      server.raftkit = false;
-      server.behaviour = (method) => ({ response: okResponse(method) });
+  const client = useFakeServers(
+    { dialTimeoutMs: 500, requestTimeoutMs: 2000 },
+    (servers) => {
+      ({ a, b, dead } = servers);
+    },
+    (server) => {
       server.keepAlive = (request) => ({ response: { header, ID: request.ID ?? 0n, TTL: 10n } });
       server.keepAlives.opened = 0;
       server.keepAlives.requests.length = 0;
-    }
-  });
-  afterAll(async () => {
-    await a.stop();
-    await b.stop();
-  });
+    },
+  );
 
   it('grants with a request id (a write) and reads without one', async () => {
     const kv = client([a.endpoint]);

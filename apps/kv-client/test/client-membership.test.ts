@@ -5,9 +5,9 @@ import type {
   MoveLeaderRequest,
   StatusResponse,
 } from '@raftkit/rpc/etcd';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ETCD_ERRORS, isKvClientError, KvClient, KvClientError } from '../src/index.js';
-import { closedPort, type FakeServer, okResponse, startFakeServer } from './fake-server.js';
+import { describe, expect, it } from 'vitest';
+import { ETCD_ERRORS, isKvClientError, KvClientError } from '../src/index.js';
+import { type FakeServer, okResponse, useFakeServers } from './fake-server.js';
 
 // Ids as a real etcd 3.4 cluster reported them (they exceed 2^63, so they must stay exact).
 const N1 = 0xeab888e10709deabn;
@@ -27,29 +27,8 @@ describe('KvClient membership and leadership calls (scripted gRPC servers)', () 
   let a: FakeServer;
   let b: FakeServer;
   let dead: string;
-  const clients: KvClient[] = [];
-  const client = (endpoints: string[], extra: { retries?: number } = {}) => {
-    const made = new KvClient({ endpoints, dialTimeoutMs: 1000, requestTimeoutMs: 2000, ...extra });
-    clients.push(made);
-    return made;
-  };
-
-  beforeAll(async () => {
-    a = await startFakeServer();
-    b = await startFakeServer();
-    dead = `127.0.0.1:${await closedPort()}`;
-  });
-  afterEach(() => {
-    for (const made of clients.splice(0)) made.close();
-    for (const server of [a, b]) {
-      server.received.length = 0;
-      server.raftkit = false;
-      server.behaviour = (method) => ({ response: okResponse(method) });
-    }
-  });
-  afterAll(async () => {
-    await a.stop();
-    await b.stop();
+  const client = useFakeServers({ dialTimeoutMs: 1000, requestTimeoutMs: 2000 }, (servers) => {
+    ({ a, b, dead } = servers);
   });
 
   it('memberAdd sends the peer URLs (trimmed) and the learner flag', async () => {

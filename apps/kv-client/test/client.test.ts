@@ -1,38 +1,14 @@
 import { status } from '@grpc/grpc-js';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { KvClient, KvClientError, Op } from '../src/index.js';
-import { closedPort, type FakeServer, okResponse, startFakeServer } from './fake-server.js';
+import { describe, expect, it } from 'vitest';
+import { KvClientError, Op } from '../src/index.js';
+import { type FakeServer, useFakeServers } from './fake-server.js';
 
 describe('KvClient against scripted gRPC servers', () => {
   let a: FakeServer;
   let b: FakeServer;
   let dead: string;
-  const clients: KvClient[] = [];
-  const client = (
-    endpoints: string[],
-    extra: Partial<ConstructorParameters<typeof KvClient>[0]> = {},
-  ) => {
-    const made = new KvClient({ endpoints, dialTimeoutMs: 1000, requestTimeoutMs: 2000, ...extra });
-    clients.push(made);
-    return made;
-  };
-
-  beforeAll(async () => {
-    a = await startFakeServer();
-    b = await startFakeServer();
-    dead = `127.0.0.1:${await closedPort()}`;
-  });
-  afterEach(() => {
-    for (const made of clients.splice(0)) made.close();
-    for (const server of [a, b]) {
-      server.received.length = 0;
-      server.raftkit = false;
-      server.behaviour = (method) => ({ response: okResponse(method) });
-    }
-  });
-  afterAll(async () => {
-    await a.stop();
-    await b.stop();
+  const client = useFakeServers({ dialTimeoutMs: 1000, requestTimeoutMs: 2000 }, (servers) => {
+    ({ a, b, dead } = servers);
   });
 
   it('fails over from an unreachable endpoint, even for writes', async () => {

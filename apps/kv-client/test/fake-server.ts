@@ -14,6 +14,8 @@ import {
   type RangeRequest,
   type TxnRequest,
 } from '@raftkit/rpc/etcd';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { KvClient, type KvClientOptions } from '../src/index.js';
 
 /** Recorded is one request a fake server received, with its request id header. */
 export interface Recorded {
@@ -213,4 +215,54 @@ export async function closedPort(): Promise<number> {
       probe.close(() => resolve(port));
     });
   });
+}
+
+/** FakeServers are the two scripted servers and the closed endpoint of useFakeServers. */
+export interface FakeServers {
+  readonly a: FakeServer;
+  readonly b: FakeServer;
+  /** dead is an endpoint where nothing listens. */
+  readonly dead: string;
+}
+
+/**
+ * useFakeServers sets up, for the enclosing describe block, two scripted servers and a
+ * closed endpoint (handed to `onStart` before the tests), restores both servers'
+ * behaviour after each test (plus `reset`, for what a block scripts beyond it), and
+ * returns the block's client factory: clients with `defaults` (and a test's `extra`),
+ * closed after each test.
+ */
+export function useFakeServers(
+  defaults: Partial<KvClientOptions>,
+  onStart: (servers: FakeServers) => void,
+  reset: (server: FakeServer) => void = () => {},
+): (endpoints: string[], extra?: Partial<KvClientOptions>) => KvClient {
+  let servers: FakeServers | undefined;
+  const clients: KvClient[] = [];
+  beforeAll(async () => {
+    servers = {
+      a: await startFakeServer(),
+      b: await startFakeServer(),
+      dead: `127.0.0.1:${await closedPort()}`,
+    };
+    onStart(servers);
+  });
+  afterEach(() => {
+    for (const made of clients.splice(0)) made.close();
+    for (const server of servers === undefined ? [] : [servers.a, servers.b]) {
+      server.received.length = 0;
+      server.raftkit = false;
+      server.behaviour = (method) => ({ response: okResponse(method) });
+      reset(server);
+    }
+  });
+  afterAll(async () => {
+    await servers?.a.stop();
+    await servers?.b.stop();
+  });
+  return (endpoints, extra = {}) => {
+    const made = new KvClient({ endpoints, ...defaults, ...extra });
+    clients.push(made);
+    return made;
+  };
 }
