@@ -2,6 +2,7 @@ import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_proces
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { KvClient } from '../src/index.js';
 import { closedPort } from './fake-server.js';
 
@@ -103,6 +104,24 @@ export async function startEtcd(): Promise<RealEtcd> {
 }
 
 /** EtcdMember is one member process of a RealEtcdCluster. */
+/**
+ * useRealEtcd starts one etcd for the enclosing describe block, with a KvClient on it
+ * (both handed to `onStart` before the tests), and stops both after them.
+ */
+export function useRealEtcd(onStart: (etcd: RealEtcd, kv: KvClient) => void): void {
+  let etcd: RealEtcd | undefined;
+  let kv: KvClient | undefined;
+  beforeAll(async () => {
+    etcd = await startEtcd();
+    kv = new KvClient({ endpoints: [etcd.endpoint], dialTimeoutMs: 2000, requestTimeoutMs: 5000 });
+    onStart(etcd, kv);
+  }, 30_000);
+  afterAll(async () => {
+    kv?.close();
+    await etcd?.stop();
+  });
+}
+
 export interface EtcdMember {
   readonly name: string;
   /** endpoint is the client `host:port`. */

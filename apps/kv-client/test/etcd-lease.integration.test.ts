@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { status as grpcStatus } from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { isKvClientError, KvClient, type KvClientError } from '../src/index.js';
 import {
   hasEtcd,
@@ -10,7 +10,7 @@ import {
   type ProcessResult,
   type RealEtcd,
   runProcess,
-  startEtcd,
+  useRealEtcd,
 } from './etcd-harness.js';
 import { closedPort } from './fake-server.js';
 
@@ -71,14 +71,9 @@ describe.skipIf(!hasEtcd)('leases against a real etcd', () => {
   let etcd: RealEtcd;
   let kv: KvClient;
 
-  beforeAll(async () => {
-    etcd = await startEtcd();
-    kv = new KvClient({ endpoints: [etcd.endpoint], dialTimeoutMs: 2000, requestTimeoutMs: 5000 });
-  }, 30_000);
-
-  afterAll(async () => {
-    kv?.close();
-    await etcd?.stop();
+  useRealEtcd((started, client) => {
+    etcd = started;
+    kv = client;
   });
 
   const raftkitctl = (args: string[]): Promise<ProcessResult> =>

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { status as grpcStatus } from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { KvClient, KvClientError, Op } from '../src/index.js';
-import { hasEtcd, hasEtcdctl, type RealEtcd, startEtcd } from './etcd-harness.js';
+import { hasEtcd, hasEtcdctl, type RealEtcd, useRealEtcd } from './etcd-harness.js';
 import { closedPort } from './fake-server.js';
 
 const run = promisify(execFile);
@@ -30,14 +30,9 @@ describe.skipIf(!hasEtcd)('against a real etcd', () => {
   let etcd: RealEtcd;
   let kv: KvClient;
 
-  beforeAll(async () => {
-    etcd = await startEtcd();
-    kv = new KvClient({ endpoints: [etcd.endpoint], dialTimeoutMs: 2000, requestTimeoutMs: 5000 });
-  }, 30_000);
-
-  afterAll(async () => {
-    kv?.close();
-    await etcd?.stop();
+  useRealEtcd((started, client) => {
+    etcd = started;
+    kv = client;
   });
 
   async function raftkitctl(
