@@ -1,8 +1,6 @@
-import { encodeEtcdMessage } from '@raftkit/rpc/etcd';
 import { describe, expect, it } from 'vitest';
-import { encodeKvCommand } from '../src/kv-command.js';
 import { KvStateMachine } from '../src/kv-state-machine.js';
-import { bytes, entry, grant, put, snapshotAt } from './log-entries.js';
+import { grant, put, snapshotAt } from './log-entries.js';
 
 // Maintenance.Hash: one hash of the whole applied state, equal on members that applied
 // the same log prefix (also through a snapshot), different when any part differs.
@@ -47,41 +45,19 @@ describe('KvStateMachine.hash', () => {
 });
 
 describe('request ids remembered through a snapshot', () => {
-  const withId = (kind: 'put' | 'leaseGrant', request: Uint8Array, id: string) =>
-    entry(encodeKvCommand(kind, id, request));
+  // Two grants of one lease (the second refused) and two puts (the second names no lease).
+  const log = () => [
+    grant(5n, 30, 'g-ok'),
+    grant(5n, 30, 'g-exists'),
+    put('a', '1', 0n, 'p-ok'),
+    put('b', '1', 99n, 'p-no-lease'),
+  ];
   it('keep a revision for every success and 0 for a failure (the services tell them apart)', () => {
     const machine = fresh();
-    const grantOf = (ID: bigint) => encodeEtcdMessage('LeaseGrantRequest', { ID, TTL: 30n });
-    machine.apply([
-      withId('leaseGrant', grantOf(5n), 'g-ok'),
-      withId('leaseGrant', grantOf(5n), 'g-exists'),
-      withId(
-        'put',
-        encodeEtcdMessage('PutRequest', { key: bytes('a'), value: bytes('1') }),
-        'p-ok',
-      ),
-      withId(
-        'put',
-        encodeEtcdMessage('PutRequest', { key: bytes('b'), value: bytes('1'), lease: 99n }),
-        'p-no-lease',
-      ),
-    ]);
+    machine.apply(log());
     const restored = new KvStateMachine({ awaitingSnapshot: true });
     restored.restore(snapshotAt(5, machine.snapshot()));
-    const retried = restored.apply([
-      withId('leaseGrant', grantOf(5n), 'g-ok'),
-      withId('leaseGrant', grantOf(5n), 'g-exists'),
-      withId(
-        'put',
-        encodeEtcdMessage('PutRequest', { key: bytes('a'), value: bytes('1') }),
-        'p-ok',
-      ),
-      withId(
-        'put',
-        encodeEtcdMessage('PutRequest', { key: bytes('b'), value: bytes('1'), lease: 99n }),
-        'p-no-lease',
-      ),
-    ]);
+    const retried = restored.apply(log());
     expect(retried.map((r) => [r.kind, r.kind === 'duplicate' ? r.revision > 0 : null])).toEqual([
       ['duplicate', true],
       ['duplicate', false],

@@ -5,6 +5,18 @@ import { b, catchErr, plain } from './helpers.js';
 
 const ZERO = new Uint8Array([0]);
 
+/** sealed appends a hand-made snapshot body's CRC-32, little-endian, as the codec does. */
+function sealed(body: readonly number[]): Uint8Array {
+  const crc = crc32(new Uint8Array(body));
+  return new Uint8Array([
+    ...body,
+    crc & 0xff,
+    (crc >>> 8) & 0xff,
+    (crc >>> 16) & 0xff,
+    (crc >>> 24) & 0xff,
+  ]);
+}
+
 function busyStore(): MvccStore {
   const st = new MvccStore();
   st.put({ key: b('a'), value: b('1'), lease: 0x7fffffffffffffffn });
@@ -103,14 +115,7 @@ describe('snapshot', () => {
   it('refuses a well-checksummed snapshot with an impossible structure', () => {
     // version 1, current revision 1, compacted -1, one key of length 0 (empty key).
     const body = [0x52, 0x4b, 0x4d, 0x56, 1, 1, 0, 1, 0];
-    const crc = crc32(new Uint8Array(body));
-    const bytes = new Uint8Array([
-      ...body,
-      crc & 0xff,
-      (crc >>> 8) & 0xff,
-      (crc >>> 16) & 0xff,
-      (crc >>> 24) & 0xff,
-    ]);
+    const bytes = sealed(body);
     expect(catchErr(() => MvccStore.deserialize(bytes)).message).toContain('empty key');
   });
 
@@ -118,14 +123,7 @@ describe('snapshot', () => {
     // version 1, current revision 2, no compaction, key "a": one generation created at 2,
     // version 1, alive, one put at 2 of "x" without a lease.
     const body = [0x52, 0x4b, 0x4d, 0x56, 1, 2, 0, 1, 1, 0x61, 1, 2, 1, 0, 1, 2, 1, 0x78, 0];
-    const crc = crc32(new Uint8Array(body));
-    const bytes = new Uint8Array([
-      ...body,
-      crc & 0xff,
-      (crc >>> 8) & 0xff,
-      (crc >>> 16) & 0xff,
-      (crc >>> 24) & 0xff,
-    ]);
+    const bytes = sealed(body);
     const store = MvccStore.deserialize(bytes);
     expect(plain(store.range({ key: b('a') }).kvs[0])).toMatchObject({
       key: 'a',
