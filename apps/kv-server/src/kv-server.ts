@@ -1,12 +1,18 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, stat } from 'node:fs/promises';
 import type { Server as HttpServer } from 'node:http';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ClusterInfo, type MemberSpec, type ServerConfig, toNodeId } from '@raftkit/config';
 import type { LogStore, LogUpdate, NodeId, SoftState } from '@raftkit/core';
 import { NONE } from '@raftkit/core';
-import { fetchMembers } from '@raftkit/rpc';
+import {
+  channelCredentials,
+  checkTlsOptions,
+  fetchMembers,
+  serverCredentials,
+  type TlsOptions,
+} from '@raftkit/rpc';
 import type * as pb from '@raftkit/rpc/etcd';
 import {
   CLUSTER_SERVICE,
@@ -84,6 +90,7 @@ export class KvServer {
    * existing` asks the running members who it is and waits for the leader's snapshot.
    */
   static async start(config: ServerConfig, logger: ServerLogger): Promise<KvServer> {
+    checkTlsFiles(config);
     await mkdir(config.dataDir, { recursive: true });
     const plan = await planStart(config, logger);
     const { identity } = plan;
@@ -210,7 +217,9 @@ export class KvServer {
     );
     this.leaderClients = new LeaderClients(
       () => this.host.cluster.leader()?.clientUrls[0],
-      () => forwardingCredentials(this.config),
+      // A MemberPromote forwarded to the leader's client API presents this member's own
+      // client certificate when client TLS is on.
+      () => channelCredentials(clientTlsOptions(this.config)),
     );
     this.leaseClock = new LeaseClock({
       table: this.stateMachine.leases,
@@ -279,7 +288,7 @@ export class KvServer {
     };
     server.addService(WATCH_SERVICE, createWatchService(watch));
     server.addService(MAINTENANCE_SERVICE, this.maintenanceService());
-    const credentials = await clientCredentials(this.config);
+    const credentials = serverCredentials(clientTlsOptions(this.config));
     for (const url of this.config.listenClientUrls) {
       const { host } = new URL(url);
       const port = await new Promise<number>((resolve, reject) =>
@@ -781,48 +790,28 @@ async function initialImage(
 }
 
 /**
- * forwardingCredentials are what this member uses to call another member's client API
- * (a MemberPromote forwarded to the leader): its own client certificate when client TLS
- * is on, plaintext otherwise.
+ * clientTlsOptions maps `--cert-file`, `--key-file`, `--trusted-ca-file` and
+ * `--client-cert-auth` to TLS options (undefined: the client API is plaintext).
  */
-function forwardingCredentials(config: ServerConfig): grpc.ChannelCredentials {
+function clientTlsOptions(config: ServerConfig): TlsOptions | undefined {
   const tls = config.clientTls;
-  if (tls.certFile === undefined || tls.keyFile === undefined) {
-    return grpc.credentials.createInsecure();
-  }
-  return grpc.credentials.createSsl(
-    tls.trustedCaFile === undefined ? null : readFileSyncOrNull(tls.trustedCaFile),
-    readFileSyncOrNull(tls.keyFile),
-    readFileSyncOrNull(tls.certFile),
-  );
-}
-
-function readFileSyncOrNull(path: string): Buffer | null {
-  try {
-    return readFileSync(path);
-  } catch {
-    return null;
-  }
+  if (tls.certFile === undefined || tls.keyFile === undefined) return undefined;
+  return {
+    certFile: tls.certFile,
+    keyFile: tls.keyFile,
+    ...(tls.trustedCaFile !== undefined ? { caFile: tls.trustedCaFile } : {}),
+    clientCertAuth: tls.clientCertAuth,
+  };
 }
 
 /**
- * clientCredentials builds the client listener's credentials from `--cert-file`,
- * `--key-file`, `--trusted-ca-file` and `--client-cert-auth` (plaintext without them).
+ * checkTlsFiles refuses unreadable or mismatched certificates and keys (client and peer)
+ * with a TlsConfigError naming the file, before the data dir is opened.
  */
-async function clientCredentials(config: ServerConfig): Promise<grpc.ServerCredentials> {
-  const tls = config.clientTls;
-  if (tls.certFile === undefined || tls.keyFile === undefined)
-    return grpc.ServerCredentials.createInsecure();
-  const [cert, key, ca] = await Promise.all([
-    readFile(tls.certFile),
-    readFile(tls.keyFile),
-    tls.trustedCaFile === undefined ? Promise.resolve(null) : readFile(tls.trustedCaFile),
-  ]);
-  return grpc.ServerCredentials.createSsl(
-    ca,
-    [{ cert_chain: cert, private_key: key }],
-    tls.clientCertAuth,
-  );
+function checkTlsFiles(config: ServerConfig): void {
+  for (const options of [clientTlsOptions(config), peerTlsOptions(config)]) {
+    if (options !== undefined) checkTlsOptions(options);
+  }
 }
 
 /** timedStore wraps a LogStore so every save is timed into the fsync histogram. */

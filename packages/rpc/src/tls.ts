@@ -1,3 +1,4 @@
+import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { TlsConfigError } from './errors.js';
@@ -48,6 +49,32 @@ function pem(
   }
 }
 
+function source(file: string | undefined, inline: unknown): string {
+  return inline !== undefined || file === undefined ? 'the given PEM' : file;
+}
+
+function reason(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function certificate(pemBytes: Buffer, from: string, what: string): X509Certificate {
+  try {
+    return new X509Certificate(pemBytes);
+  } catch (error) {
+    throw new TlsConfigError(`${from} is not a PEM ${what} (${reason(error)})`);
+  }
+}
+
+function privateKey(pemBytes: Buffer, from: string): KeyObject {
+  try {
+    return createPrivateKey(pemBytes);
+  } catch (error) {
+    throw new TlsConfigError(`${from} is not an unencrypted PEM private key (${reason(error)})`);
+  }
+}
+
+// Checked here, once, so that a wrong file is refused with its name before anything
+// listens or dials; grpc-js would otherwise fail later with OpenSSL's bare words.
 function material(options: TlsOptions): TlsMaterial {
   const cert = pem(options.cert, options.certFile, 'certificate');
   const key = pem(options.key, options.keyFile, 'private key');
@@ -55,7 +82,26 @@ function material(options: TlsOptions): TlsMaterial {
   if ((cert === undefined) !== (key === undefined)) {
     throw new TlsConfigError('a certificate and its private key must be given together');
   }
+  if (cert !== undefined && key !== undefined) {
+    const certFrom = source(options.certFile, options.cert);
+    const keyFrom = source(options.keyFile, options.key);
+    const x509 = certificate(cert, certFrom, 'certificate');
+    if (!x509.checkPrivateKey(privateKey(key, keyFrom))) {
+      throw new TlsConfigError(`the private key ${keyFrom} does not belong to ${certFrom}`);
+    }
+  }
+  if (ca !== undefined) certificate(ca, source(options.caFile, options.ca), 'CA certificate');
   return { cert, key, ca };
+}
+
+/**
+ * checkTlsOptions reads and checks TLS options the way `serverCredentials` does (files
+ * readable, PEM certificates and key that parse, the key matching the certificate, a CA
+ * for `clientCertAuth`) and throws a TlsConfigError naming what is wrong, so that a
+ * server can refuse bad settings before it opens anything.
+ */
+export function checkTlsOptions(options: TlsOptions): void {
+  serverCredentials(options);
 }
 
 /**

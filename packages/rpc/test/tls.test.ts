@@ -1,114 +1,48 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   channelCredentials,
+  checkTlsOptions,
   RaftServer,
   serverCredentials,
   TlsConfigError,
   type TlsOptions,
 } from '../src/index.js';
+import {
+  hasOpenssl,
+  makeTestPki,
+  type TestCertificate,
+  type TestPki,
+} from '../src/testing/index.js';
 import { address, CLUSTER, Fixture, heartbeat, sleep, waitFor } from './harness.js';
 
-// Certificates are made at test time with the openssl CLI: a cluster CA and one cert per
-// node usable as server and client (as etcd peer certs are), plus a rogue CA with a
-// cert that looks the same but is signed by the wrong authority.
-function hasOpenssl(): boolean {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-interface Pki {
-  readonly dir: string;
-  readonly ca: string;
-  readonly node1: { cert: string; key: string };
-  readonly node2: { cert: string; key: string };
-  readonly rogue: { cert: string; key: string; ca: string };
-}
-
-function makePki(): Pki {
-  const dir = mkdtempSync(join(tmpdir(), 'raftkit-rpc-tls-'));
-  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  writeFileSync(
-    join(dir, 'peer.ext'),
-    'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=CA:FALSE\n',
-  );
-  const authority = (name: string) =>
-    run(
-      'req',
-      '-x509',
-      ...ec,
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.crt`,
-      '-days',
-      '3650',
-      '-subj',
-      `/CN=${name}`,
-    );
-  const leaf = (name: string, ca: string) => {
-    run('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
-    run(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      `${ca}.crt`,
-      '-CAkey',
-      `${ca}.key`,
-      '-CAcreateserial',
-      '-out',
-      `${name}.crt`,
-      '-days',
-      '3650',
-      '-extfile',
-      'peer.ext',
-    );
-  };
-  authority('raftkit-test-ca');
-  authority('rogue-ca');
-  leaf('node1', 'raftkit-test-ca');
-  leaf('node2', 'raftkit-test-ca');
-  leaf('rogue', 'rogue-ca');
-  const read = (file: string) => readFileSync(join(dir, file), 'utf8');
-  return {
-    dir,
-    ca: read('raftkit-test-ca.crt'),
-    node1: { cert: read('node1.crt'), key: read('node1.key') },
-    node2: { cert: read('node2.crt'), key: read('node2.key') },
-    rogue: { cert: read('rogue.crt'), key: read('rogue.key'), ca: read('rogue-ca.crt') },
-  };
-}
-
+// Certificates are made at test time with the openssl CLI (`@raftkit/rpc/testing`): a
+// cluster CA and one cert per node usable as server and client (as etcd peer certs are),
+// plus a rogue CA with a cert that looks the same but is signed by the wrong authority.
 const fixture = new Fixture();
 afterEach(() => fixture.close());
 
 describe.skipIf(!hasOpenssl())('TLS and mutual TLS for peer traffic', () => {
-  let pki: Pki;
+  let pki: TestPki;
+  let node1: TestCertificate;
+  let node2: TestCertificate;
   beforeAll(() => {
-    pki = makePki();
+    pki = makeTestPki(['node1', 'node2']);
+    node1 = pki.leaves.node1!;
+    node2 = pki.leaves.node2!;
   });
-  afterAll(() => rmSync(pki.dir, { recursive: true, force: true }));
+  afterAll(() => pki.remove());
 
   const mtlsServer = (): TlsOptions => ({
-    cert: pki.node2.cert,
-    key: pki.node2.key,
+    cert: node2.cert,
+    key: node2.key,
     ca: pki.ca,
     clientCertAuth: true,
   });
 
   it('carries messages over TLS, the client verifying the server against the CA', async () => {
     const { server, received } = await fixture.server(2, {
-      tls: { cert: pki.node2.cert, key: pki.node2.key },
+      tls: { cert: node2.cert, key: node2.key },
     });
     const { transport } = fixture.transport(
       1,
@@ -122,9 +56,9 @@ describe.skipIf(!hasOpenssl())('TLS and mutual TLS for peer traffic', () => {
   it('carries messages and snapshots over mutual TLS configured from files', async () => {
     const { server, received } = await fixture.server(2, {
       tls: {
-        certFile: join(pki.dir, 'node2.crt'),
-        keyFile: join(pki.dir, 'node2.key'),
-        caFile: join(pki.dir, 'raftkit-test-ca.crt'),
+        certFile: node2.certFile,
+        keyFile: node2.keyFile,
+        caFile: pki.caFile,
         clientCertAuth: true,
       },
     });
@@ -133,9 +67,9 @@ describe.skipIf(!hasOpenssl())('TLS and mutual TLS for peer traffic', () => {
       { 2: address(server) },
       {
         tls: {
-          certFile: join(pki.dir, 'node1.crt'),
-          keyFile: join(pki.dir, 'node1.key'),
-          caFile: join(pki.dir, 'raftkit-test-ca.crt'),
+          certFile: node1.certFile,
+          keyFile: node1.keyFile,
+          caFile: pki.caFile,
           serverNameOverride: 'localhost',
         },
       },
@@ -222,9 +156,9 @@ describe.skipIf(!hasOpenssl())('TLS and mutual TLS for peer traffic', () => {
   it('explains incomplete TLS options', async () => {
     expect(() => serverCredentials({ ca: pki.ca })).toThrow(TlsConfigError);
     expect(() =>
-      serverCredentials({ cert: pki.node2.cert, key: pki.node2.key, clientCertAuth: true }),
+      serverCredentials({ cert: node2.cert, key: node2.key, clientCertAuth: true }),
     ).toThrow(/clientCertAuth needs caFile/);
-    expect(() => channelCredentials({ cert: pki.node1.cert })).toThrow(/together/);
+    expect(() => channelCredentials({ cert: node1.cert })).toThrow(/together/);
     expect(() => channelCredentials({ caFile: join(pki.dir, 'missing.crt') })).toThrow(
       /cannot read the CA file/,
     );
@@ -234,8 +168,40 @@ describe.skipIf(!hasOpenssl())('TLS and mutual TLS for peer traffic', () => {
         selfId: 2,
         members: [1],
         onMessage: () => {},
-        tls: { certFile: join(pki.dir, 'nope.crt'), keyFile: join(pki.dir, 'node2.key') },
+        tls: { certFile: join(pki.dir, 'nope.crt'), keyFile: node2.keyFile },
       }),
     ).rejects.toBeInstanceOf(TlsConfigError);
+  });
+
+  it('refuses a file that is not the PEM it should be, or a key of another certificate', () => {
+    const file = (name: string) => join(pki.dir, name);
+    expect(() => checkTlsOptions({ certFile: node1.keyFile, keyFile: node1.keyFile })).toThrow(
+      /node1\.key is not a PEM certificate/,
+    );
+    expect(() => checkTlsOptions({ certFile: node1.certFile, keyFile: node1.certFile })).toThrow(
+      /node1\.crt is not an unencrypted PEM private key/,
+    );
+    expect(() => checkTlsOptions({ certFile: node1.certFile, keyFile: node2.keyFile })).toThrow(
+      /the private key .*node2\.key does not belong to .*node1\.crt/,
+    );
+    expect(() =>
+      checkTlsOptions({
+        certFile: node1.certFile,
+        keyFile: node1.keyFile,
+        caFile: file('leaf.ext'),
+        clientCertAuth: true,
+      }),
+    ).toThrow(/leaf\.ext is not a PEM CA certificate/);
+    expect(() => channelCredentials({ ca: 'not a certificate' })).toThrow(
+      /the given PEM is not a PEM CA certificate/,
+    );
+    // The good set passes, from files and from PEM contents.
+    checkTlsOptions({
+      certFile: node1.certFile,
+      keyFile: node1.keyFile,
+      caFile: pki.caFile,
+      clientCertAuth: true,
+    });
+    checkTlsOptions({ cert: pki.rogue.cert, key: pki.rogue.key, ca: pki.rogueCa });
   });
 });

@@ -151,8 +151,10 @@ export class EtcdApi {
   private readonly maintenance: GenericClient;
   private readonly cluster: GenericClient;
 
-  constructor(readonly address: string) {
-    const credentials = grpc.credentials.createInsecure();
+  constructor(
+    readonly address: string,
+    credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+  ) {
     this.kv = new KvClientCtor(address, credentials, CHANNEL_OPTIONS) as GenericClient;
     this.maintenance = new MaintenanceClientCtor(
       address,
@@ -488,8 +490,10 @@ export class Member {
     readonly dataDir: string,
     private readonly args: readonly string[],
     readonly proxy?: PeerProxy,
+    /** credentials are what `api` dials the client port with (default plaintext). */
+    private readonly credentials?: grpc.ChannelCredentials,
   ) {
-    this.api = new EtcdApi(this.address);
+    this.api = new EtcdApi(this.address, this.credentials);
   }
 
   /** advertisedPeerPort is the port the other members dial (the proxy's, if any). */
@@ -517,7 +521,7 @@ export class Member {
     this.process = new ManagedProcess(child, this.name);
     // A fresh channel: the old one may sit in reconnect backoff.
     this.api.close();
-    this.api = new EtcdApi(this.address);
+    this.api = new EtcdApi(this.address, this.credentials);
   }
 
   /** kill sends `signal` and waits for the process to exit. */
