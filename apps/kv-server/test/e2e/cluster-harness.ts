@@ -622,6 +622,16 @@ export interface ClusterOptions {
    * advertise the proxy), so a test can hold peer connections mid-stream. Default off.
    */
   readonly peerProxy?: boolean;
+  /**
+   * peerTls makes the peer URLs https and gives every member these `--peer-*` TLS files
+   * (one certificate for all, valid for 127.0.0.1). Default plaintext.
+   */
+  readonly peerTls?: {
+    readonly certFile: string;
+    readonly keyFile: string;
+    readonly trustedCaFile: string;
+    readonly clientCertAuth: boolean;
+  };
 }
 
 /** Cluster is N raftkit members started with etcd's flags on free ports and temp dirs. */
@@ -629,6 +639,8 @@ export class Cluster {
   private constructor(
     readonly root: string,
     readonly members: Member[],
+    /** peerScheme is 'https' when the cluster runs with peer TLS, else 'http'. */
+    readonly peerScheme: 'http' | 'https',
     private readonly memberArgs: (
       name: string,
       clientPort: number,
@@ -645,10 +657,10 @@ export class Cluster {
    */
   async joiner(name: string): Promise<{ member: Member; peerUrl: string }> {
     const [clientPort, peerPort] = await freePorts(2);
-    const peerUrl = `http://127.0.0.1:${peerPort!}`;
+    const peerUrl = `${this.peerScheme}://127.0.0.1:${peerPort!}`;
     const initialCluster = [
       ...this.running.map(
-        (member) => `${member.name}=http://127.0.0.1:${member.advertisedPeerPort}`,
+        (member) => `${member.name}=${this.peerScheme}://127.0.0.1:${member.advertisedPeerPort}`,
       ),
       `${name}=${peerUrl}`,
     ].join(',');
@@ -671,8 +683,21 @@ export class Cluster {
     const names = Array.from({ length: options.size }, (_, i) => `m${i + 1}`);
     // With a proxy, the third port of each member is the proxy's: the advertised one.
     const advertisedPort = (i: number) => ports[i * perMember + perMember - 1]!;
+    const peerScheme = options.peerTls === undefined ? 'http' : 'https';
+    const peerTlsArgs =
+      options.peerTls === undefined
+        ? []
+        : [
+            '--peer-cert-file',
+            options.peerTls.certFile,
+            '--peer-key-file',
+            options.peerTls.keyFile,
+            '--peer-trusted-ca-file',
+            options.peerTls.trustedCaFile,
+            ...(options.peerTls.clientCertAuth ? ['--peer-client-cert-auth'] : []),
+          ];
     const initialCluster = names
-      .map((name, i) => `${name}=http://127.0.0.1:${advertisedPort(i)}`)
+      .map((name, i) => `${name}=${peerScheme}://127.0.0.1:${advertisedPort(i)}`)
       .join(',');
     const proxies: (PeerProxy | undefined)[] = [];
     try {
@@ -706,9 +731,9 @@ export class Cluster {
       '--advertise-client-urls',
       `http://127.0.0.1:${clientPort}`,
       '--listen-peer-urls',
-      `http://127.0.0.1:${peerPort}`,
+      `${peerScheme}://127.0.0.1:${peerPort}`,
       '--initial-advertise-peer-urls',
-      `http://127.0.0.1:${advertisedPeerPort}`,
+      `${peerScheme}://127.0.0.1:${advertisedPeerPort}`,
       '--initial-cluster',
       cluster,
       '--initial-cluster-token',
@@ -719,6 +744,7 @@ export class Cluster {
       '50',
       '--election-timeout',
       '500',
+      ...peerTlsArgs,
       ...(options.extraArgs ?? []),
     ];
     const members = names.map((name, i) => {
@@ -728,7 +754,7 @@ export class Cluster {
       const args = memberArgs(name, clientPort, peerPort, initialCluster, 'new', advertisedPort(i));
       return new Member(i, name, clientPort, peerPort, dataDir, args, proxies[i]);
     });
-    const cluster = new Cluster(root, members, memberArgs);
+    const cluster = new Cluster(root, members, peerScheme, memberArgs);
     try {
       for (const member of members) member.start();
       await cluster.waitForLeader();
