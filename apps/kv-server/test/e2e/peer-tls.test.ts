@@ -37,10 +37,14 @@ describe.skipIf(!hasOpenssl())('peer traffic over mutual TLS', () => {
     }
     const committed = await leader.api.status();
     for (const follower of cluster.followersOf(leader)) {
-      await waitFor(`${follower.name} to apply the writes`, async () => {
-        const status = await follower.api.status({ timeoutMs: 1000 });
-        return status.raftAppliedIndex >= committed.raftIndex ? status : undefined;
-      });
+      await waitFor(
+        `${follower.name} to apply the writes`,
+        async () => {
+          const status = await follower.api.status({ timeoutMs: 1000 });
+          return status.raftAppliedIndex >= committed.raftIndex ? status : undefined;
+        },
+        20_000,
+      );
       const read = await follower.api.range({ key: bytes('tls/7'), serializable: true });
       expect(text(read.kvs[0]?.value)).toBe('v7');
     }
@@ -56,13 +60,17 @@ describe.skipIf(!hasOpenssl())('peer traffic over mutual TLS', () => {
     expect(peerUrl.startsWith('https://')).toBe(true);
     await next.api.memberAdd({ peerURLs: [peerUrl], isLearner: false });
     joiner.start();
-    await waitFor('the joiner to serve the new leader’s write', async () => {
-      if (!joiner.running) throw new Error(`m4 exited:\n${joiner.logs()}`);
-      const read = await joiner.api
-        .range({ key: bytes('tls/after'), serializable: true }, { timeoutMs: 1000 })
-        .catch(() => undefined);
-      return text(read?.kvs[0]?.value) === 'new leader' ? read : undefined;
-    });
+    await waitFor(
+      'the joiner to serve the new leader’s write',
+      async () => {
+        if (!joiner.running) throw new Error(`m4 exited:\n${joiner.logs()}`);
+        const read = await joiner.api
+          .range({ key: bytes('tls/after'), serializable: true }, { timeoutMs: 1000 })
+          .catch(() => undefined);
+        return text(read?.kvs[0]?.value) === 'new leader' ? read : undefined;
+      },
+      40_000,
+    );
   }, 90_000);
 
   it('answers a peer call only with a certificate the cluster CA signed', async () => {
