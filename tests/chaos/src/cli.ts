@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `pnpm chaos -- --time 60 --seed N --nodes 3|5 [--nemesis a,b] [--membership[=ops]]
-//                [--target raftkit|etcd] [--lease-ops PCT]`
+//                [--target raftkit|etcd] [--lease-ops PCT] [--peer-tls]`
 import { killAllChildren, type Target } from './cluster.js';
 import { isMembershipOpName, MEMBERSHIP_OPS, type MembershipOpName } from './membership.js';
 import { isNemesisName, NEMESES, type NemesisName } from './nemesis.js';
@@ -10,7 +10,9 @@ import { DEFAULT_LEASE_OPS } from './workload.js';
 const USAGE = `usage: chaos [--time SEC] [--seed N] [--nodes 3|5] [--nemesis ${NEMESES.join(',')}|none]
              [--membership[=${MEMBERSHIP_OPS.join(',')}]]
              [--target raftkit|etcd] [--clients N] [--keys N] [--lease-ops PCT] [--results DIR]
+             [--peer-tls]
   --membership alone turns on every membership operation, alongside the nemeses.
+  --peer-tls runs the peer traffic over mutual TLS (https peer URLs, a throwaway CA).
   --lease-ops is the percentage of operations that are leasePuts and revokes (4:3),
   0 to 50, default ${Math.round(DEFAULT_LEASE_OPS * 100)}; 0 turns them off.
   Environment: CHAOS_MEMBER_ENV="K=V,..." is passed to every member (e.g. the planted bug
@@ -32,8 +34,11 @@ function parse(argv: readonly string[]): ChaosOptions {
     }
     if (!arg.startsWith('--')) fail(`unexpected argument '${arg}'`);
     const [flag, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
-    // --membership takes no value unless one is given inline (--membership=a,b).
-    const value = inline ?? (flag === 'membership' ? 'all' : args[++i]);
+    // --membership takes no value unless one is given inline (--membership=a,b);
+    // --peer-tls takes none.
+    if (flag === 'peer-tls' && inline !== undefined) fail('--peer-tls takes no value');
+    const value =
+      inline ?? (flag === 'membership' ? 'all' : flag === 'peer-tls' ? 'on' : args[++i]);
     if (value === undefined) fail(`--${flag} needs a value`);
     values.set(flag, value);
   }
@@ -48,6 +53,7 @@ function parse(argv: readonly string[]): ChaosOptions {
     'keys',
     'lease-ops',
     'results',
+    'peer-tls',
   ]);
   for (const flag of values.keys()) if (!known.has(flag)) fail(`unknown flag --${flag}`);
   const int = (flag: string, fallback: number) => {
@@ -101,6 +107,7 @@ function parse(argv: readonly string[]): ChaosOptions {
     keys: int('keys', 5),
     leaseOps: leaseOps / 100,
     env,
+    ...(values.has('peer-tls') ? { peerTls: true } : {}),
     ...(results !== undefined ? { resultsDir: results } : {}),
     log: (line) => console.log(`chaos: ${line}`),
   };
@@ -114,7 +121,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 console.log(
-  `chaos: target=${options.target} nodes=${options.nodes} time=${options.timeSec}s seed=${options.seed} nemeses=${options.nemeses.join(',') || 'none'} membership=${options.membership?.join(',') || 'off'} lease-ops=${Math.round((options.leaseOps ?? DEFAULT_LEASE_OPS) * 100)}%`,
+  `chaos: target=${options.target} nodes=${options.nodes} time=${options.timeSec}s seed=${options.seed} nemeses=${options.nemeses.join(',') || 'none'} membership=${options.membership?.join(',') || 'off'} lease-ops=${Math.round((options.leaseOps ?? DEFAULT_LEASE_OPS) * 100)}%${options.peerTls === true ? ' peer-tls' : ''}`,
 );
 try {
   const report = await runChaos(options);

@@ -7,6 +7,7 @@ import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { makeTestPki, type TestPki } from '@raftkit/rpc/testing';
 import { EtcdEndpoint } from './etcd-client.js';
 import type { ProxyTarget } from './network.js';
 
@@ -36,6 +37,12 @@ export interface ClusterOptions {
   readonly env?: Readonly<Record<string, string>>;
   readonly heartbeatMs?: number;
   readonly electionMs?: number;
+  /**
+   * peerTls runs the peer traffic over mutual TLS: https peer URLs, and every member
+   * given one certificate of a throwaway CA (`--peer-cert-file`, `--peer-key-file`,
+   * `--peer-trusted-ca-file`, `--peer-client-cert-auth`). Default plaintext.
+   */
+  readonly peerTls?: boolean;
 }
 
 /** MemberState is whether a member process is running, paused (SIGSTOP) or down. */
@@ -110,12 +117,17 @@ export class Cluster {
   private readonly members = new Map<string, Member>();
   private readonly root: string;
   private readonly endpoints = new Map<string, EtcdEndpoint>();
+  private readonly pki: TestPki | undefined;
 
   /** Creates the cluster (no process starts until `start`). */
   constructor(private readonly options: ClusterOptions) {
     this.root = mkdtempSync(join(tmpdir(), 'raftkit-chaos-'));
     dataRoots.add(this.root);
-    const initialCluster = clusterFlag(options.members);
+    if (options.peerTls === true) {
+      this.pki = makeTestPki(['peer']);
+      dataRoots.add(this.pki.dir);
+    }
+    const initialCluster = this.clusterFlag(options.members);
     for (const spec of options.members) {
       this.members.set(spec.name, {
         spec,
@@ -191,7 +203,7 @@ export class Cluster {
     this.members.set(spec.name, {
       spec,
       dataDir: this.dataDir(spec.name),
-      initialCluster: clusterFlag(join.initialCluster),
+      initialCluster: this.clusterFlag(join.initialCluster),
       clusterState: 'existing',
       role: join.role,
       id: join.id,
@@ -248,9 +260,9 @@ export class Cluster {
       '--advertise-client-urls',
       `http://127.0.0.1:${spec.clientPort}`,
       '--listen-peer-urls',
-      `http://127.0.0.1:${spec.peerPort}`,
+      `${this.peerScheme}://127.0.0.1:${spec.peerPort}`,
       '--initial-advertise-peer-urls',
-      `http://127.0.0.1:${spec.proxyPort}`,
+      this.peerUrl(spec.proxyPort),
       '--initial-cluster',
       initialCluster,
       '--initial-cluster-token',
@@ -266,7 +278,38 @@ export class Cluster {
       '--snapshot-count',
       '500',
       ...(this.options.target === 'etcd' ? [] : ['--experimental-snapshot-catchup-entries', '100']),
+      ...this.peerTlsArgs(),
     ];
+  }
+
+  private get peerScheme(): 'http' | 'https' {
+    return this.pki === undefined ? 'http' : 'https';
+  }
+
+  private peerTlsArgs(): string[] {
+    const peer = this.pki?.leaves.peer;
+    if (this.pki === undefined || peer === undefined) return [];
+    return [
+      '--peer-cert-file',
+      peer.certFile,
+      '--peer-key-file',
+      peer.keyFile,
+      '--peer-trusted-ca-file',
+      this.pki.caFile,
+      '--peer-client-cert-auth',
+    ];
+  }
+
+  /** peerUrl is the peer URL a member advertises: its proxy's (https under peer TLS). */
+  peerUrl(proxyPort: number): string {
+    return `${this.peerScheme}://127.0.0.1:${proxyPort}`;
+  }
+
+  /** clusterFlag renders `--initial-cluster` from names and advertised (proxy) peer ports. */
+  private clusterFlag(
+    members: readonly { readonly name: string; readonly proxyPort: number }[],
+  ): string {
+    return members.map((m) => `${m.name}=${this.peerUrl(m.proxyPort)}`).join(',');
   }
 
   /** startMember starts (or restarts, keeping its data) one member, unless it was removed. */
@@ -415,17 +458,9 @@ export class Cluster {
     await Promise.all(this.allNames().map((name) => this.kill(name)));
     dataRoots.delete(this.root);
     if (options.keepData !== true) rmSync(this.root, { recursive: true, force: true });
+    if (this.pki !== undefined) {
+      dataRoots.delete(this.pki.dir);
+      this.pki.remove();
+    }
   }
-}
-
-/** clusterFlag renders `--initial-cluster` from names and advertised (proxy) peer ports. */
-function clusterFlag(
-  members: readonly { readonly name: string; readonly proxyPort: number }[],
-): string {
-  return members.map((m) => `${m.name}=${peerUrl(m.proxyPort)}`).join(',');
-}
-
-/** peerUrl is the peer URL a member advertises: its proxy's. */
-export function peerUrl(proxyPort: number): string {
-  return `http://127.0.0.1:${proxyPort}`;
 }

@@ -6,7 +6,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { MemberAddResponse } from '@raftkit/rpc/etcd';
 import { type Clock, sleep } from './clock.js';
-import { type Cluster, type MemberExit, type MemberSpec, peerUrl } from './cluster.js';
+import type { Cluster, MemberExit, MemberSpec } from './cluster.js';
 import { classifyMembershipError, describeError } from './etcd-client.js';
 import type { Outcome } from './history.js';
 import {
@@ -326,7 +326,7 @@ export class MembershipNemesis {
     try {
       response = await cluster
         .endpoint(via)
-        .memberAdd(peerUrl(proxyPort), learner, this.rpcTimeoutMs);
+        .memberAdd(cluster.peerUrl(proxyPort), learner, this.rpcTimeoutMs);
     } catch (error) {
       const outcome = classifyMembershipError(error);
       this.record({

@@ -62,6 +62,8 @@ export interface ChaosOptions {
   readonly resultsDir?: string;
   /** env is passed to every member (e.g. RAFTKIT_UNSAFE_STALE_READS=1). */
   readonly env?: Readonly<Record<string, string>>;
+  /** peerTls runs the members' peer traffic over mutual TLS (see ClusterOptions). */
+  readonly peerTls?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -177,6 +179,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     members,
     logDir,
     ...(options.env !== undefined ? { env: options.env } : {}),
+    ...(options.peerTls === true ? { peerTls: true } : {}),
   });
   const network = new Network(members, () => cluster.pids());
   const random = new Random(options.seed);

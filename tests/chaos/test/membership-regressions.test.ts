@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sleep } from '../src/clock.js';
-import { Cluster, type MemberSpec, peerUrl } from '../src/cluster.js';
+import { Cluster, type MemberSpec } from '../src/cluster.js';
 import { MEMBERSHIP_OPS } from '../src/membership.js';
 import { joinMember } from '../src/membership-nemesis.js';
 import { NEMESES } from '../src/nemesis.js';
@@ -61,7 +61,9 @@ async function startCluster(): Promise<TestCluster & { leader: string }> {
 async function add(t: TestCluster, via: string, name: string, learner: boolean) {
   const [clientPort, peerPort, proxyPort] = (await freePorts(3)) as [number, number, number];
   const spec: MemberSpec = { name, clientPort, peerPort, proxyPort };
-  const response = await t.cluster.endpoint(via).memberAdd(peerUrl(proxyPort), learner, 10_000);
+  const response = await t.cluster
+    .endpoint(via)
+    .memberAdd(t.cluster.peerUrl(proxyPort), learner, 10_000);
   const id = response.member?.ID;
   if (id === undefined) throw new Error('MemberAdd answered without the member');
   return { spec, id, members: response.members };
