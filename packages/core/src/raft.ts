@@ -89,6 +89,12 @@ export class Raft {
   readStates: ReadState[] = [];
   /** Index of the last configuration-change entry a leader appended; guards one change at a time. */
   pendingConfIndex = 0;
+  /**
+   * A configuration change this leader appended that leaves it out of the voters, with
+   * the voters after it: once it commits, leadership is handed to one of them.
+   * Invariant: undefined unless this node leads and appended such an entry in this term.
+   */
+  private selfRemoval: { readonly index: number; readonly voters: readonly NodeId[] } | undefined;
   /** The memberships of snapshots being installed, each effective once it is applied. */
   private pendingSnapshotConfs: { index: number; confState: ConfState }[] = [];
   /** Payload bytes of uncommitted entries in a leader's log (the uncommitted-size cap). */
@@ -283,6 +289,7 @@ export class Raft {
     // only for entries it has persisted.
     if (self !== undefined) self.match = this.raftLog.stableIndex();
     this.pendingConfIndex = 0;
+    this.selfRemoval = undefined;
     this.uncommittedSize = 0;
     this.readOnly.reset();
     this.pendingReadIndexMessages = [];
@@ -659,11 +666,19 @@ export class Raft {
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i]!;
       if (entry.type !== 'confChange') continue;
-      const refusal = this.confChangeRefusal(entry.data);
-      if (refusal === undefined) {
+      const outcome = this.confChangeOutcome(entry.data);
+      if (!(outcome instanceof RaftError)) {
         this.pendingConfIndex = this.raftLog.lastIndex() + i + 1;
+        const voters = [...outcome.voters.incoming, ...outcome.voters.outgoing];
+        if (!voters.includes(this.id)) {
+          this.selfRemoval = {
+            index: this.pendingConfIndex,
+            voters: [...new Set(voters)],
+          };
+        }
         continue;
       }
+      const refusal = outcome;
       this.logger.warn('configuration change refused', {
         reason: refusal.message,
         pendingConfIndex: this.pendingConfIndex,
@@ -685,14 +700,14 @@ export class Raft {
   }
 
   /**
-   * confChangeRefusal says why a proposed configuration change must not be appended, or
-   * undefined when it may be. One change at a time (thesis §4.1, §4.3): while an earlier
-   * change is not applied, the configuration a new one would apply to is unknown, and
-   * two changes in flight could produce two disjoint majorities (Raft paper §6). With
-   * none pending, the leader's configuration is exactly the one the change will be
-   * applied to, so validating it here is exact and every node applies it without error.
+   * confChangeOutcome is the configuration a proposed change leads to, or why it must not
+   * be appended. One change at a time (thesis §4.1, §4.3): while an earlier change is not
+   * applied, the configuration a new one would apply to is unknown, and two changes in
+   * flight could produce two disjoint majorities (Raft paper §6). With none pending, the
+   * leader's configuration is exactly the one the change will be applied to, so
+   * validating it here is exact and every node applies it without error.
    */
-  private confChangeRefusal(data: Uint8Array): RaftError | undefined {
+  private confChangeOutcome(data: Uint8Array): TrackerConfig | RaftError {
     if (this.pendingConfIndex > this.raftLog.applied) {
       return new ProposalDroppedError(
         'confChangePending',
@@ -700,8 +715,7 @@ export class Raft {
       );
     }
     try {
-      nextConfig(this.tracker.config, decodeConfChange(data));
-      return undefined;
+      return nextConfig(this.tracker.config, decodeConfChange(data));
     } catch (error) {
       if (error instanceof ConfChangeError) return error;
       throw error;
@@ -814,6 +828,7 @@ export class Raft {
     }
     if (this.maybeCommit()) {
       this.releasePendingReadIndexMessages();
+      this.maybeHandOffBeforeRemoval();
       this.bcastAppend();
     } else if (wasPaused) {
       this.sendAppend(message.from);
@@ -1159,7 +1174,8 @@ export class Raft {
     if (this.maybeCommit()) this.releasePendingReadIndexMessages();
     if (!tracker.isVoter(this.id)) {
       // Tell the remaining members what is committed (the change itself included), then
-      // step down (thesis §4.2.2). Not being a voter, this node will not campaign.
+      // step down (thesis §4.2.2); one of them was told to campaign when the change
+      // committed (maybeHandOffBeforeRemoval). Not being a voter, this node will not.
       this.bcastAppend();
       this.logger.info('stepping down: removed from the configuration', {
         id: this.id,
@@ -1173,6 +1189,43 @@ export class Raft {
       this.abortLeaderTransfer();
     }
     return confState;
+  }
+
+  /**
+   * maybeHandOffBeforeRemoval: once the change that removes this leader has committed,
+   * the voter of the next configuration with the longest acknowledged log is told to
+   * campaign at once (MsgTimeoutNow, thesis §3.10; the hand-off etcd-io/raft leaves as a
+   * TODO). It goes out just before the MsgApp that tells the successor the new commit
+   * index: a node does not campaign while a committed configuration change is not yet
+   * applied, and once applied a member may refuse the removed one's messages. The
+   * successor campaigns in the configuration that still counts this leader, whose vote
+   * it gets. The others then need not wait out an election timeout after this leader
+   * steps down; if the message comes too late nothing is lost but that time.
+   * Safety does not depend on it: the successor still needs the votes of a quorum whose
+   * logs it does not trail (§5.4.1), and entries it lacks were not committed.
+   */
+  private maybeHandOffBeforeRemoval(): void {
+    const removal = this.selfRemoval;
+    if (removal === undefined || this.raftLog.committed < removal.index) return;
+    this.selfRemoval = undefined;
+    let successor: NodeId = NONE;
+    let bestMatch = -1;
+    for (const id of removal.voters) {
+      const match = this.tracker.progress.get(id)?.match ?? -1;
+      if (match > bestMatch || (match === bestMatch && id < successor)) {
+        successor = id;
+        bestMatch = match;
+      }
+    }
+    // A quorum of the next configuration acknowledged the change, so the best has it.
+    if (successor === NONE || bestMatch < removal.index) return;
+    this.logger.info('handing leadership off before stepping down', {
+      id: this.id,
+      to: successor,
+      match: bestMatch,
+      lastIndex: this.raftLog.lastIndex(),
+    });
+    this.sendTimeoutNow(successor);
   }
 
   /**
@@ -1221,6 +1274,7 @@ export class Raft {
     if (self === undefined) return;
     if (self.maybeUpdate(this.raftLog.stableIndex()) && this.maybeCommit()) {
       this.releasePendingReadIndexMessages();
+      this.maybeHandOffBeforeRemoval();
       this.bcastAppend();
     }
   }

@@ -1,5 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { bytes, Cluster, type Member, rpcError, sleep, text, waitFor } from './cluster-harness.js';
+import {
+  bytes,
+  Cluster,
+  logFields,
+  type Member,
+  rpcError,
+  sleep,
+  text,
+  waitFor,
+} from './cluster-harness.js';
 
 // Membership changes on real processes, under a steady write load: every acknowledged
 // write must survive every change. Snapshots are small so that joining members are
@@ -95,6 +104,17 @@ async function checkAllWrites(member: Member, load: WriteLoad): Promise<void> {
   );
   const held = new Map(response.kvs.map((kv) => [text(kv.key), text(kv.value)]));
   for (const [key, value] of load.acknowledged) expect(held.get(key), key).toBe(value);
+}
+
+/** logTime is the time (epoch ms) of `member`'s first log line matching `pattern` at or after `since`. */
+function logTime(member: Member, pattern: RegExp, since = 0): number | undefined {
+  for (const line of member.logs().split('\n')) {
+    if (!pattern.test(line)) continue;
+    const time = logFields(line.slice(line.indexOf('{')))?.time;
+    const at = typeof time === 'string' ? Date.parse(time) : Number.NaN;
+    if (at >= since) return at;
+  }
+  return undefined;
 }
 
 async function leaderOf(cluster: Cluster): Promise<Member> {
@@ -241,11 +261,20 @@ describe('membership changes on real processes', () => {
     // Remove the current leader: it steps down, a new one is elected, writes go on.
     leader = await leaderOf(cluster);
     const leaderId = await memberIdOf(leader);
+    const removedAt = Date.now();
     await leader.api.memberRemove({ ID: leaderId }, { timeoutMs: 5000 });
     await waitFor('the removed leader to exit', async () => !leader.running || undefined, 15_000);
     const next = await leaderOf(cluster);
     expect(next).not.toBe(leader);
+    // When the removal committed the leader handed off (MsgTimeoutNow to the most
+    // caught-up voter) instead of leaving the others to wait out an election timeout.
+    const handedOffAt = logTime(leader, /handing leadership off before stepping down/);
+    expect(handedOffAt, 'the removed leader handed off').toBeDefined();
+    const electedAt = logTime(next, /"msg":"became leader"/, handedOffAt);
     await load.waitFor(load.count() + 300);
+    console.log(
+      `remove-leader: new leader ${electedAt === undefined ? 'not logged' : `${electedAt - handedOffAt!} ms`} after the hand-off; longest wait for a write acknowledgement after the removal: ${load.maxGapSince(removedAt)} ms (the 2 s put timeout when a put was on its way to the removed leader)`,
+    );
     const members = (await next.api.memberList()).members;
     expect(members).toHaveLength(2);
     expect(members.map((m) => m.ID)).not.toContain(leaderId);

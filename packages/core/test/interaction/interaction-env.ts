@@ -33,6 +33,10 @@
  * - `campaign ID`, `propose ID DATA`, `propose-batch ID DATA…`, `read-index ID CONTEXT`,
  *   `transfer-leader ID TARGET` (asks node ID, which forwards to its leader if it is a
  *   follower, to hand leadership to TARGET) call the RawNode; a typed error is printed.
+ * - `propose-conf-change ID CHANGE…` proposes one membership change (Raft paper §6) of
+ *   the given single changes: `vN` adds voter N, `lN` learner N, `rN` removes N (one
+ *   change is a simple change, several enter a joint configuration left automatically).
+ *   Nodes apply committed changes when they handle a Ready and print the ConfState.
  * - `process-ready ID…` handles one Ready per node by the contract of `Ready`: send
  *   `messages`, persist with `store.apply`, send `persistedMessages`, apply, `advance`.
  *   Prints `describeReady`, then the messages the network dropped. `start-ready ID` does
@@ -61,6 +65,9 @@ import type {
   Ready,
 } from '../../src/index.js';
 import {
+  type ConfChangeSingle,
+  decodeConfChange,
+  describeConfState,
   describeEntry,
   describeHardState,
   describeMessage,
@@ -146,6 +153,15 @@ export class InteractionEnv {
         break;
       case 'read-index':
         this.call(toInt(args[0]), (raw) => raw.readIndex(bytes(args[1])));
+        break;
+      case 'propose-conf-change':
+        this.call(toInt(args[0]), (raw) =>
+          raw.proposeConfChange({
+            transition: 'auto',
+            changes: args.slice(1).map(confChangeSingle),
+            context: new Uint8Array(),
+          }),
+        );
         break;
       case 'transfer-leader':
         this.call(toInt(args[0]), (raw) => raw.transferLeader(toInt(args[1])));
@@ -381,7 +397,13 @@ export class InteractionEnv {
       snapshot: ready.snapshot,
     });
     this.send(ready.persistedMessages, dropped);
-    // Applying is a no-op here: the committed entries were printed with the Ready.
+    // Applying commands is a no-op here (the committed entries were printed with the
+    // Ready); membership changes are applied to the node, in log order.
+    for (const entry of ready.committedEntries) {
+      if (entry.type !== 'confChange') continue;
+      const confState = raw.applyConfChange(decodeConfChange(entry.data));
+      this.print(`ConfState after ${entry.index}: ${describeConfState(confState)}`);
+    }
     raw.advance(ready);
     if (dropped.length > 0) {
       this.print('Dropped by the network:');
@@ -531,4 +553,12 @@ function oneOf<T extends string>(word: string | undefined, allowed: readonly T[]
 function bytes(word: string | undefined): Uint8Array {
   if (word === undefined) throw new Error('expected a payload');
   return encoder.encode(word);
+}
+
+/** confChangeSingle parses `vN` (add voter), `lN` (add learner) or `rN` (remove). */
+function confChangeSingle(word: string): ConfChangeSingle {
+  const match = /^([vlr])(\d+)$/.exec(word);
+  if (match === null) throw new Error(`bad conf change '${word}': want vN, lN or rN`);
+  const type = match[1] === 'v' ? 'addNode' : match[1] === 'l' ? 'addLearnerNode' : 'removeNode';
+  return { type, nodeId: Number(match[2]) };
 }
