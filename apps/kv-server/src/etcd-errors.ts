@@ -8,6 +8,7 @@ import {
   ProposalTimeoutError,
   ReadIndexError,
 } from '@raftkit/core';
+import type { KvResult } from './kv-state-machine.js';
 import { LeaseError } from './lease/lease-table.js';
 import { MvccError } from './mvcc/index.js';
 
@@ -88,6 +89,21 @@ export function duplicateError(revision: number): EtcdServiceError {
       revision === 0
         ? 'raftkit: this request (raftkit-request-id) was applied before and failed; its error is not known here since this member restored a snapshot'
         : `raftkit: this request (raftkit-request-id) was applied before, at revision ${revision}; its full response is not known here since this member restored a snapshot`,
+  };
+}
+
+/**
+ * resultError answers a write whose applied result is not the success its handler
+ * expects: the refusal it carries, or — when the result is of another kind of request —
+ * a client that sent this `raftkit-request-id` before with a different request (the
+ * state machine answered it with that request's result, as it answers any retry).
+ */
+export function resultError(result: KvResult): EtcdServiceError {
+  if (result.kind === 'error') return toEtcdError(result.error);
+  if (result.kind === 'ignored') return toEtcdError('unexpected result');
+  return {
+    code: status.INVALID_ARGUMENT,
+    details: `raftkit: this raftkit-request-id was used before by another kind of request (${result.kind}); use a new id for each request`,
   };
 }
 

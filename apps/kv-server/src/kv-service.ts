@@ -9,7 +9,13 @@ import {
 import { NONE, type RaftNode } from '@raftkit/core';
 import type * as pb from '@raftkit/rpc/etcd';
 import { decodeWith, etcdType, KV_SERVICE } from '@raftkit/rpc/etcd';
-import { duplicateError, ETCD_ERRORS, type EtcdServiceError, toEtcdError } from './etcd-errors.js';
+import {
+  duplicateError,
+  ETCD_ERRORS,
+  type EtcdServiceError,
+  resultError,
+  toEtcdError,
+} from './etcd-errors.js';
 import {
   fromMvccDelete,
   fromMvccPut,
@@ -248,13 +254,7 @@ export function createKvService(options: KvServiceOptions): UntypedServiceImplem
             } else {
               finish('Put', started, callback, duplicateError(result.revision));
             }
-          } else
-            finish(
-              'Put',
-              started,
-              callback,
-              errorOf(result.kind === 'error' ? result.error : 'unexpected result'),
-            );
+          } else finish('Put', started, callback, resultError(result));
         },
         (error: unknown) => finish('Put', started, callback, errorOf(error)),
       );
@@ -280,12 +280,7 @@ export function createKvService(options: KvServiceOptions): UntypedServiceImplem
             // How many keys it deleted is not known any more.
             finish('DeleteRange', started, callback, duplicateError(result.revision));
           } else {
-            finish(
-              'DeleteRange',
-              started,
-              callback,
-              errorOf(result.kind === 'error' ? result.error : 'unexpected result'),
-            );
+            finish('DeleteRange', started, callback, resultError(result));
           }
         },
         (error: unknown) => finish('DeleteRange', started, callback, errorOf(error)),
@@ -332,13 +327,7 @@ export function createKvService(options: KvServiceOptions): UntypedServiceImplem
             finish('Txn', started, callback, null, fromMvccTxn(result.response, header));
           else if (result.kind === 'duplicate')
             finish('Txn', started, callback, duplicateError(result.revision));
-          else
-            finish(
-              'Txn',
-              started,
-              callback,
-              errorOf(result.kind === 'error' ? result.error : 'unexpected result'),
-            );
+          else finish('Txn', started, callback, resultError(result));
         },
         (error: unknown) => finish('Txn', started, callback, errorOf(error)),
       );
@@ -349,6 +338,12 @@ export function createKvService(options: KvServiceOptions): UntypedServiceImplem
       callback: Callback<pb.CompactionResponse>,
     ) => {
       const started = performance.now();
+      // Its bytes go into the log as received, like every write's: unknown fields could
+      // otherwise carry up to the gRPC receive limit past --max-request-bytes.
+      if (tooLarge(call)) {
+        finish('Compact', started, callback, ETCD_ERRORS.requestTooLarge);
+        return;
+      }
       propose('compaction', call).then(
         (result) => {
           if (result.kind === 'compaction') {
@@ -360,12 +355,7 @@ export function createKvService(options: KvServiceOptions): UntypedServiceImplem
           } else if (result.kind === 'duplicate') {
             finish('Compact', started, callback, duplicateError(result.revision));
           } else {
-            finish(
-              'Compact',
-              started,
-              callback,
-              errorOf(result.kind === 'error' ? result.error : 'unexpected result'),
-            );
+            finish('Compact', started, callback, resultError(result));
           }
         },
         (error: unknown) => finish('Compact', started, callback, errorOf(error)),

@@ -10,7 +10,13 @@ import {
 import { NONE, type RaftNode } from '@raftkit/core';
 import type * as pb from '@raftkit/rpc/etcd';
 import { encodeWith, etcdType, LEASE_SERVICE, type LeaseHandlers } from '@raftkit/rpc/etcd';
-import { duplicateError, ETCD_ERRORS, type EtcdServiceError, toEtcdError } from '../etcd-errors.js';
+import {
+  duplicateError,
+  ETCD_ERRORS,
+  type EtcdServiceError,
+  resultError,
+  toEtcdError,
+} from '../etcd-errors.js';
 import type { HeaderSource } from '../etcd-mapping.js';
 import { encodeKvCommand } from '../kv-command.js';
 import { requestIdOf } from '../kv-service.js';
@@ -176,7 +182,7 @@ export function createLeaseService(options: LeaseServiceOptions): LeaseHandlers 
               error: '',
             });
           } else {
-            callback(asServiceError(errorOf(result.kind === 'error' ? result.error : result.kind)));
+            callback(asServiceError(resultError(result)));
           }
         },
         (error: unknown) => callback(asServiceError(errorOf(error))),
@@ -198,7 +204,7 @@ export function createLeaseService(options: LeaseServiceOptions): LeaseHandlers 
           } else if (result.kind === 'duplicate') {
             callback(asServiceError(duplicateError(0)));
           } else {
-            callback(asServiceError(errorOf(result.kind === 'error' ? result.error : result.kind)));
+            callback(asServiceError(resultError(result)));
           }
         },
         (error: unknown) => callback(asServiceError(errorOf(error))),

@@ -24,6 +24,7 @@ export type MvccErrorCode =
   | 'ErrLeaseProvided'
   | 'ErrTooManyOps'
   | 'ErrDuplicateKey'
+  | 'ErrInvalidSortOption'
   | 'ErrCorruptSnapshot';
 
 const TABLE: Record<MvccErrorCode, { grpcCode: GrpcCode; message: string }> = {
@@ -57,6 +58,10 @@ const TABLE: Record<MvccErrorCode, { grpcCode: GrpcCode; message: string }> = {
   ErrDuplicateKey: {
     grpcCode: GrpcCode.INVALID_ARGUMENT,
     message: 'etcdserver: duplicate key given in txn request',
+  },
+  ErrInvalidSortOption: {
+    grpcCode: GrpcCode.INVALID_ARGUMENT,
+    message: 'etcdserver: invalid sort option',
   },
   ErrCorruptSnapshot: {
     grpcCode: GrpcCode.DATA_LOSS,

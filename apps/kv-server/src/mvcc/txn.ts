@@ -10,6 +10,8 @@ import {
   type RangeRequest,
   type RequestOp,
   type ResponseOp,
+  SortOrder,
+  SortTarget,
   type TxnRequest,
   type TxnResponse,
 } from './types.js';
@@ -18,9 +20,22 @@ import type { WriteTxn } from './write-txn.js';
 /** DEFAULT_MAX_TXN_OPS is etcd's default `--max-txn-ops`. */
 export const DEFAULT_MAX_TXN_OPS = 128;
 
-/** checkRangeRequest rejects a Range with an empty key (ErrEmptyKey), as etcd's API layer. */
+const SORT_ORDERS: ReadonlySet<number> = new Set(Object.values(SortOrder));
+const SORT_TARGETS: ReadonlySet<number> = new Set(Object.values(SortTarget));
+
+/**
+ * checkRangeRequest rejects a Range as etcd's API layer does (3.5+): an empty key is
+ * ErrEmptyKey, a sort order or target that is not one of the proto's values (the wire
+ * allows any int32) ErrInvalidSortOption.
+ */
 export function checkRangeRequest(req: RangeRequest): void {
   if (req.key.length === 0) throw new MvccError('ErrEmptyKey');
+  if (req.sortOrder !== undefined && !SORT_ORDERS.has(req.sortOrder)) {
+    throw new MvccError('ErrInvalidSortOption');
+  }
+  if (req.sortTarget !== undefined && !SORT_TARGETS.has(req.sortTarget)) {
+    throw new MvccError('ErrInvalidSortOption');
+  }
 }
 
 /**

@@ -190,6 +190,41 @@ describe('range sort', () => {
     expect(resp.count).toBe(4);
   });
 
+  // Found by test/e2e/client-api-fuzz.test.ts (seed SEED + 1): a sort target outside the
+  // enum (any int32 decodes) threw a RangeError that reached the client as INTERNAL; etcd
+  // 3.5 refuses such a request with ErrGRPCInvalidSortOption (3.4 crashed on it).
+  it.each([
+    [SortOrder.ASCEND, 5],
+    [SortOrder.NONE, -1],
+    [SortOrder.DESCEND, 2 ** 31 - 1],
+    [3, SortTarget.KEY],
+    [-(2 ** 31), SortTarget.MOD],
+  ])('sort order %i with target %i is ErrInvalidSortOption', (sortOrder, sortTarget) => {
+    const st = sortStore();
+    const request = {
+      key: ZERO,
+      rangeEnd: ZERO,
+      sortOrder: sortOrder as SortOrder,
+      sortTarget: sortTarget as SortTarget,
+    };
+    const err = catchErr(() => st.range(request));
+    expect(err.code).toBe('ErrInvalidSortOption');
+    expect(err.grpcCode).toBe(3);
+    expect(err.message).toBe('etcdserver: invalid sort option');
+    // Inside a txn too, read-only or not, and nothing is written.
+    const revision = st.revision;
+    for (const ops of [
+      [{ requestRange: request }],
+      [{ requestRange: request }, { requestPut: { key: b('w'), value: b('v') } }],
+      [{ requestTxn: { success: [{ requestRange: request }] } }],
+    ]) {
+      expect(catchErr(() => st.txn({ compare: [], success: [], failure: ops })).code).toBe(
+        'ErrInvalidSortOption',
+      );
+    }
+    expect(st.revision).toBe(revision);
+  });
+
   it('sorts before applying the limit', () => {
     const st = sortStore();
     const resp = st.range({
