@@ -18,6 +18,6 @@ const code = await runCli(process.argv.slice(2), {
   stdin: process.stdin,
 });
 process.exitCode = code;
-// etcdctl dies of the SIGINT that stops `lease keep-alive`; raftkitctl, having closed
-// its stream, does the same (its SIGINT listener is gone by now).
+// etcdctl dies of the SIGINT that stops `lease keep-alive` and `watch`; raftkitctl,
+// having closed its stream, does the same (its SIGINT listener is gone by now).
 if (code === EXIT_INTERRUPTED) process.kill(process.pid, 'SIGINT');

@@ -26,6 +26,9 @@ import {
   type StatusResponse,
   type TxnRequest,
   type TxnResponse,
+  WATCH_SERVICE,
+  type WatchRequest,
+  type WatchResponse,
 } from '@raftkit/rpc/etcd';
 import type { KeyInput } from './bytes.js';
 import { type Endpoint, parseEndpoint } from './endpoints.js';
@@ -58,6 +61,8 @@ import {
 import { checkPeerUrls, toMemberId } from './peer-urls.js';
 import { backoffMs, classifyFailure, decideRetry, type RetryClass } from './retry.js';
 import { TxnBuilder } from './txn.js';
+import { Watch, type WatchStream, type WatchStreams } from './watch.js';
+import { type WatchOptions, watchCreateRequest } from './watch-request.js';
 
 /** REQUEST_ID_HEADER is the gRPC metadata key carrying a write's request id; raftkit servers deduplicate on it. */
 export const REQUEST_ID_HEADER = 'raftkit-request-id';
@@ -67,6 +72,12 @@ export const REQUEST_ID_HEADER = 'raftkit-request-id';
  * deduplicates request ids; once seen on an endpoint, writes to it are retried safely.
  */
 export const RAFTKIT_SERVER_HEADER = 'raftkit-server';
+
+/**
+ * REQUIRE_LEADER_HEADER is etcd's metadata key for clientv3's `WithRequireLeader`: a
+ * stream carrying `hasleader: true` is ended by a member that knows no leader.
+ */
+export const REQUIRE_LEADER_HEADER = 'hasleader';
 
 /** TlsOptions configure TLS to the endpoints (PEM contents, not file names). */
 export interface TlsOptions {
@@ -164,11 +175,11 @@ function toBuffer(value: string | Uint8Array | undefined): Buffer | null {
 }
 
 /**
- * KvClient is a typed client of the etcd v3 KV, Lease, Cluster and Maintenance APIs, for
- * raftkit kv-server and stock etcd alike. It fails over between endpoints, bounds every
- * call with a deadline, retries reads, and retries writes only when that cannot apply
- * them twice: when the request provably never left, or when the server deduplicates
- * the request id every write carries in the `raftkit-request-id` header.
+ * KvClient is a typed client of the etcd v3 KV, Watch, Lease, Cluster and Maintenance
+ * APIs, for raftkit kv-server and stock etcd alike. It fails over between endpoints,
+ * bounds every call with a deadline, retries reads, and retries writes only when that
+ * cannot apply them twice: when the request provably never left, or when the server
+ * deduplicates the request id every write carries in the `raftkit-request-id` header.
  */
 export class KvClient {
   readonly #connections: Connection[];
@@ -178,6 +189,7 @@ export class KvClient {
   readonly #retries: number;
   readonly #options: KvClientOptions;
   readonly #keepAlives = new Set<LeaseKeepAlive>();
+  readonly #watches = new Set<Watch>();
   #current = 0;
   #closed = false;
 
@@ -474,12 +486,7 @@ export class KvClient {
     const leaseId = toLeaseId(id);
     const streams: KeepAliveStreams = {
       open: (deadline) => this.#openKeepAlive(deadline),
-      failed: (endpoint) => {
-        const current = this.#connections[this.#current];
-        if (endpoint !== undefined && current?.endpoint.text === endpoint) {
-          this.#current = (this.#current + 1) % this.#connections.length;
-        }
-      },
+      failed: (endpoint) => this.#moveOn(endpoint),
     };
     const keepAlive = new LeaseKeepAlive(leaseId, streams, this.#dialTimeoutMs + 1000, options);
     this.#keepAlives.add(keepAlive);
@@ -488,10 +495,45 @@ export class KvClient {
     return keepAlive;
   }
 
-  /** close stops every lease keep-alive and releases every connection; calls made afterwards fail. */
+  /**
+   * watch watches a key, or a range (`prefix`, `fromKey`, `rangeEnd`), for changes
+   * (Watch.Watch), as etcd's clientv3 does, over a Watch stream of its own. It returns a
+   * Watch at once: iterate it (`for await (const batch of watch)`) for WatchBatches —
+   * the server's responses, in order, each with its `events` (`type` PUT or DELETE,
+   * `kv`, and `prevKv` with `prevKv`). With `revision` the history from that revision on
+   * is replayed first. A stream that breaks with UNAVAILABLE or INTERNAL (or that the
+   * server ends) is reopened on the next endpoint, with pauses as for calls (see
+   * `backoffMs`), for as long as it takes, and the watch resumes at the revision after
+   * the last one delivered: no event is lost or repeated. When the server cancels the
+   * watch — its revision was compacted (reason `compacted`, with `compactRevision`), or
+   * another reason — the iteration throws a WatchCanceledError; any other stream error
+   * ends it with that KvClientError. `close()` (or leaving the loop, or
+   * `KvClient.close()`) sends a WatchCancelRequest. The options are checked at once
+   * (TypeError).
+   */
+  watch(key: KeyInput, options: WatchOptions = {}): Watch {
+    const request = watchCreateRequest(key, options);
+    const requireLeader = options.requireLeader === true;
+    const streams: WatchStreams = {
+      open: () => this.#openWatch(requireLeader),
+      failed: (endpoint) => this.#moveOn(endpoint),
+      retryDelayMs: (attempt) => backoffMs(attempt, this.#connections.length),
+    };
+    const watch = new Watch(request, streams, { createdNotify: options.createdNotify === true });
+    this.#watches.add(watch);
+    void watch.done.then(() => this.#watches.delete(watch));
+    if (this.#closed) watch.close();
+    return watch;
+  }
+
+  /**
+   * close stops every lease keep-alive and every watch, and releases every connection;
+   * calls made afterwards fail.
+   */
   close(): void {
     this.#closed = true;
     for (const keepAlive of this.#keepAlives) keepAlive.close();
+    for (const watch of this.#watches) watch.close();
     for (const connection of [...this.#connections, ...this.#extra.values()]) {
       connection.client.close();
     }
@@ -617,6 +659,33 @@ export class KvClient {
     const unreachable = await this.#dial(connection, deadline);
     if (unreachable !== undefined) throw unreachable;
     return { endpoint: connection.endpoint.text, call: this.#keepAliveStream(connection, {}) };
+  }
+
+  async #openWatch(requireLeader: boolean): Promise<WatchStream> {
+    if (this.#closed) throw new KvClientError(grpc.status.CANCELLED, 'client is closed');
+    const connection = this.#connections[this.#current] as Connection;
+    const unreachable = await this.#dial(connection, Date.now() + this.#dialTimeoutMs);
+    if (unreachable !== undefined) throw unreachable;
+    if (this.#closed) throw new KvClientError(grpc.status.CANCELLED, 'client is closed');
+    const metadata = new grpc.Metadata();
+    if (requireLeader) metadata.set(REQUIRE_LEADER_HEADER, 'true');
+    const method = WATCH_SERVICE.watch;
+    const call = connection.client.makeBidiStreamRequest<WatchRequest, WatchResponse>(
+      method.path,
+      method.requestSerialize,
+      method.responseDeserialize,
+      metadata,
+      {},
+    );
+    return { endpoint: connection.endpoint.text, call };
+  }
+
+  // A stream to `endpoint` failed: what is opened next goes to the next endpoint.
+  #moveOn(endpoint: string | undefined): void {
+    const current = this.#connections[this.#current];
+    if (endpoint !== undefined && current?.endpoint.text === endpoint) {
+      this.#current = (this.#current + 1) % this.#connections.length;
+    }
   }
 
   // One request on a stream of its own; the first answer settles it.

@@ -1,4 +1,5 @@
 import { status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
+import type { WatchResponse } from '@raftkit/rpc/etcd';
 
 const codeNames = new Map<number, string>(
   Object.entries(grpcStatus)
@@ -94,7 +95,7 @@ export function etcdErrorReason(details: string): EtcdErrorReason | undefined {
  * what was tried.
  */
 export class KvClientError extends Error {
-  override readonly name = 'KvClientError';
+  override readonly name: string = 'KvClientError';
   /** code is the gRPC status code (see `@grpc/grpc-js`'s `status`). */
   readonly code: number;
   /** codeName is the status code's name, e.g. `OUT_OF_RANGE`. */
@@ -144,4 +145,38 @@ export class KvClientError extends Error {
  */
 export function isKvClientError(value: unknown, reason?: KvErrorReason): value is KvClientError {
   return value instanceof KvClientError && (reason === undefined || value.reason === reason);
+}
+
+/**
+ * WatchCanceledError is how a watch ends when the server cancels it. When its start
+ * revision (or, after a reconnect, its resume revision) has been compacted away,
+ * `compactRevision` is the oldest revision still available, `reason` is `compacted` and
+ * `details` etcd's `etcdserver: mvcc: required revision has been compacted` (code
+ * OUT_OF_RANGE). Otherwise `details` is the server's `cancelReason` (code
+ * FAILED_PRECONDITION; `reason` when it is a known etcd error) and `compactRevision` 0.
+ * `response` is the server's cancel response, as received.
+ */
+export class WatchCanceledError extends KvClientError {
+  override readonly name = 'WatchCanceledError';
+  /** compactRevision is the compacted revision that made the server cancel, or 0. */
+  readonly compactRevision: bigint;
+  /** cancelReason is the server's reason, as sent (may be empty). */
+  readonly cancelReason: string;
+  /** response is the WatchResponse that canceled the watch. */
+  readonly response: WatchResponse;
+
+  constructor(response: WatchResponse, endpoint: string | undefined) {
+    const compacted = response.compactRevision !== 0n;
+    // clientv3 reads a cancel without compaction or reason as "future revision".
+    const unexplained = !compacted && response.cancelReason === '';
+    let details: string = response.cancelReason;
+    if (compacted) details = ETCD_ERRORS.compacted;
+    else if (unexplained) details = ETCD_ERRORS.futureRevision;
+    const code =
+      compacted || unexplained ? grpcStatus.OUT_OF_RANGE : grpcStatus.FAILED_PRECONDITION;
+    super(code, details, endpoint === undefined ? {} : { endpoint });
+    this.compactRevision = response.compactRevision;
+    this.cancelReason = response.cancelReason;
+    this.response = response;
+  }
 }

@@ -1,4 +1,5 @@
 // @raftkit/kv-client: a typed client of the etcd v3 API (raftkit kv-server or etcd).
+export { EventType, FilterType } from '@raftkit/rpc/etcd';
 export {
   type KeyInput,
   prefixRangeEnd,
@@ -15,6 +16,7 @@ export {
   type MoveLeaderResult,
   RAFTKIT_SERVER_HEADER,
   REQUEST_ID_HEADER,
+  REQUIRE_LEADER_HEADER,
   type TlsOptions,
 } from './client.js';
 export { type Endpoint, parseEndpoint, parseEndpointList } from './endpoints.js';
@@ -26,6 +28,7 @@ export {
   isKvClientError,
   KvClientError,
   type KvErrorReason,
+  WatchCanceledError,
 } from './errors.js';
 export {
   type LeaseGrantOptions,
@@ -63,3 +66,13 @@ export {
   type RetryDecision,
 } from './retry.js';
 export { TxnBuilder } from './txn.js';
+export {
+  WATCH_BUFFER,
+  WATCH_CANCEL_WAIT_MS,
+  Watch,
+  type WatchBatch,
+  WatchCursor,
+  type WatchEnd,
+  type WatchHandleOptions,
+} from './watch.js';
+export { type WatchFilter, type WatchOptions, watchCreateRequest } from './watch-request.js';

@@ -13,6 +13,10 @@ import {
   type PutRequest,
   type RangeRequest,
   type TxnRequest,
+  WATCH_SERVICE,
+  type WatchHandlers,
+  type WatchRequest,
+  type WatchResponse,
 } from '@raftkit/rpc/etcd';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { KvClient, type KvClientOptions } from '../src/index.js';
@@ -55,9 +59,39 @@ export interface KeepAliveLog {
   readonly requests: bigint[];
 }
 
+/** FakeWatchStream is one Watch stream a fake server holds, driven by the test. */
+export interface FakeWatchStream {
+  /** requests are the WatchRequests received on it, in order. */
+  readonly requests: WatchRequest[];
+  /** metadata is what the client sent with the stream. */
+  readonly metadata: grpc.Metadata;
+  /** ended is true once either side has ended the stream. */
+  readonly ended: boolean;
+  /** send writes a response; unset fields take zero values, the header the fake's. */
+  send(response: Partial<WatchResponse>): void;
+  /** fail ends the stream with an error status. */
+  fail(code: number, details: string): void;
+  /** end ends the stream with status OK. */
+  end(): void;
+}
+
+/** WatchBehaviour answers one request on a Watch stream (see defaultWatch). */
+export type WatchBehaviour = (request: WatchRequest, stream: FakeWatchStream) => void;
+
 /**
- * FakeServer is an in-process etcd API server (KV; Lease; Cluster; Maintenance Status
- * and MoveLeader) whose answers a test scripts.
+ * defaultWatch answers as etcd does at revision 3: a create with `created` (watch id 0),
+ * a cancel with `canceled`.
+ */
+export const defaultWatch: WatchBehaviour = (request, stream) => {
+  if ('createRequest' in request) stream.send({ created: true, watchId: 0n });
+  if ('cancelRequest' in request) {
+    stream.send({ canceled: true, watchId: request.cancelRequest.watchId ?? 0n });
+  }
+};
+
+/**
+ * FakeServer is an in-process etcd API server (KV; Watch; Lease; Cluster; Maintenance
+ * Status and MoveLeader) whose answers a test scripts.
  */
 export interface FakeServer {
   readonly endpoint: string;
@@ -66,6 +100,10 @@ export interface FakeServer {
   /** keepAlive answers LeaseKeepAlive requests (default: TTL 10 for any id). */
   keepAlive: KeepAliveBehaviour;
   readonly keepAlives: KeepAliveLog;
+  /** watch answers each request on a Watch stream (default: defaultWatch). */
+  watch: WatchBehaviour;
+  /** watches are the Watch streams opened, in order. */
+  readonly watches: FakeWatchStream[];
   /** raftkit makes every answer carry the `raftkit-server` header. */
   raftkit: boolean;
   stop(): Promise<void>;
@@ -113,6 +151,8 @@ export async function startFakeServer(): Promise<FakeServer> {
     behaviour: (method) => ({ response: okResponse(method) }),
     keepAlive: (request) => ({ response: { header, ID: request.ID ?? 0n, TTL: 10n } }),
     keepAlives: { opened: 0, open: 0, requests: [] },
+    watch: defaultWatch,
+    watches: [],
     raftkit: false,
     stop: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
   };
@@ -191,6 +231,52 @@ export async function startFakeServer(): Promise<FakeServer> {
     leaseKeepAlive: keepAlive,
   } as unknown as LeaseHandlers;
   server.addService(LEASE_SERVICE, lease);
+  const watch = (call: grpc.ServerDuplexStream<WatchRequest, WatchResponse>): void => {
+    let ended = false;
+    const stream: FakeWatchStream = {
+      requests: [],
+      metadata: call.metadata,
+      get ended() {
+        return ended;
+      },
+      send(response) {
+        if (ended) return;
+        call.write({
+          header,
+          watchId: 0n,
+          created: false,
+          canceled: false,
+          compactRevision: 0n,
+          cancelReason: '',
+          fragment: false,
+          events: [],
+          ...response,
+        });
+      },
+      fail(code, details) {
+        if (ended) return;
+        ended = true;
+        call.emit('error', { code, details });
+      },
+      end() {
+        if (ended) return;
+        ended = true;
+        call.end();
+      },
+    };
+    fake.watches.push(stream);
+    call.on('cancelled', () => {
+      ended = true;
+    });
+    call.on('error', () => {
+      ended = true;
+    });
+    call.on('data', (request: WatchRequest) => {
+      stream.requests.push(request);
+      fake.watch(request, stream);
+    });
+  };
+  server.addService(WATCH_SERVICE, { watch } as WatchHandlers);
   const maintenance = Object.fromEntries(
     ['status', 'moveLeader'].map((name) => [name, handle(name)]),
   ) as unknown as MaintenanceHandlers;
@@ -253,6 +339,8 @@ export function useFakeServers(
       server.received.length = 0;
       server.raftkit = false;
       server.behaviour = (method) => ({ response: okResponse(method) });
+      server.watch = defaultWatch;
+      for (const stream of server.watches.splice(0)) stream.end();
       reset(server);
     }
   });

@@ -65,6 +65,12 @@ const DEL_OPTIONS = {
   'prev-kv': { type: 'boolean' },
 } as const satisfies OptionSpecs;
 
+const WATCH_OPTIONS = {
+  prefix: { type: 'boolean' },
+  rev: { type: 'string' },
+  'prev-kv': { type: 'boolean' },
+} as const satisfies OptionSpecs;
+
 const MEMBER_ADD_OPTIONS = {
   'peer-urls': { type: 'string' },
   learner: { type: 'boolean' },
@@ -211,6 +217,16 @@ export const COMMANDS: Record<string, CommandSpec> = {
     options: { physical: { type: 'boolean' } },
     flags: [['--physical', 'wait until the compaction is physically applied']],
   },
+  watch: {
+    usage: 'watch <key> [range_end] [--prefix] [--rev N] [--prev-kv]',
+    summary: 'Watches events stream on keys or prefixes, until SIGINT',
+    options: WATCH_OPTIONS,
+    flags: [
+      ['--prefix', 'watch on a prefix'],
+      ['--rev N', 'revision to start watching (history from it is replayed)'],
+      ['--prev-kv', 'print the previous key-value pair before each event'],
+    ],
+  },
   member: {
     usage: 'member <add|list|promote|remove|update>',
     summary: 'Membership related commands',
@@ -279,6 +295,12 @@ export const EXIT_BAD_CONNECTION = 2;
  * shell reports for etcdctl, which dies of the signal (so does raftkitctl's binary).
  */
 export const EXIT_INTERRUPTED = 130;
+
+/**
+ * EXIT_SERVER_INTERRUPTED is etcdctl's `ExitInterrupted`: a watch canceled by the server
+ * (e.g. its revision was compacted), a failed snapshot save.
+ */
+export const EXIT_SERVER_INTERRUPTED = 5;
 
 /** EXIT_BAD_FEATURE is etcdctl's code for an output format a command does not support. */
 export const EXIT_BAD_FEATURE = 4;
@@ -476,7 +498,8 @@ export function usageText(command?: string, subcommand?: string): string {
     '',
     'Exit codes: 0 success, 1 any error (message on stderr); member add/remove/update/',
     'promote, move-leader and lease exit 128 on bad arguments and 4 on an unsupported -w,',
-    'and lease timetolive/list/keep-alive 2 when the request fails, as etcdctl.',
+    'and lease timetolive/list/keep-alive 2 when the request fails, as etcdctl; watch',
+    'exits 5 when the server cancels it (e.g. its revision was compacted).',
     '',
   ].join('\n');
 }

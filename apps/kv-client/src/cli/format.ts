@@ -20,6 +20,7 @@ import {
   type ResponseOp,
   type StatusResponse,
   type TxnResponse,
+  type WatchResponse,
 } from '@raftkit/rpc/etcd';
 import type { OutputFormat } from './args.js';
 import { quoteGo } from './go-quote.js';
@@ -28,6 +29,17 @@ import { renderTable } from './table.js';
 
 /** Output is what a command prints: lines (text or raw bytes), each ended by a newline. */
 export type Output = (string | Uint8Array)[];
+
+/** writeOutput writes each line of `output` to `io.stdout`, ended by a newline. */
+export function writeOutput(
+  io: { readonly stdout: { write(chunk: string | Uint8Array): unknown } },
+  output: Output,
+): void {
+  for (const line of output) {
+    io.stdout.write(line);
+    io.stdout.write('\n');
+  }
+}
 
 /** GetPrintOptions are the simple-format switches of `get`. */
 export interface GetPrintOptions {
@@ -398,4 +410,52 @@ export function formatLeaseKeepAlive(
  */
 export function formatLeaseKeepAliveEnd(id: bigint, format: OutputFormat): Output {
   return format === 'simple' ? [`lease ${formatLeaseId(id)} expired or revoked.`] : [];
+}
+
+const EVENT_TYPE_NAMES = ['PUT', 'DELETE'];
+
+type WatchJsonFields = Pick<WatchResponse, 'header' | 'compactRevision' | 'canceled' | 'created'>;
+
+// etcdctl prints clientv3's WatchResponse struct: Go field names, the header as a value
+// (so `{}` when absent), the events as etcd's mvccpb.Event JSON.
+function watchJson(response: WatchJsonFields, events: string): string {
+  const header = formatEtcdJson('ResponseHeader', response.header ?? {});
+  return [
+    `{"Header":${header}`,
+    `"Events":${events}`,
+    `"CompactRevision":${response.compactRevision}`,
+    `"Canceled":${response.canceled}`,
+    `"Created":${response.created}}`,
+  ].join(',');
+}
+
+/**
+ * formatWatchResponse renders one batch of a watch as etcdctl 3.4 does. Simple: for
+ * each event its type (`PUT` or `DELETE`), then with --prev-kv the previous key and
+ * value, then the key and value (a deleted key's value line is empty), raw bytes. JSON:
+ * one line per batch, clientv3's WatchResponse (`{"Header":…,"Events":[…],
+ * "CompactRevision":0,"Canceled":false,"Created":false}`).
+ */
+export function formatWatchResponse(response: WatchResponse, format: OutputFormat): Output {
+  if (format === 'json') {
+    const events = response.events.map((event) => formatEtcdJson('mvccpb.Event', event));
+    return [watchJson(response, `[${events.join(',')}]`)];
+  }
+  if (format === 'table') unsupportedTable('watch');
+  return response.events.flatMap((event) => [
+    EVENT_TYPE_NAMES[event.type] ?? String(event.type),
+    ...(event.prevKv === null ? [] : kvLines(event.prevKv)),
+    ...(event.kv === null ? [] : kvLines(event.kv)),
+  ]);
+}
+
+/**
+ * formatWatchFailure is what etcdctl prints on stdout when its watch stream fails for
+ * good (not a server's cancel): nothing in simple output; in JSON an empty canceled
+ * response with `"Events":null`.
+ */
+export function formatWatchFailure(format: OutputFormat): Output {
+  if (format !== 'json') return [];
+  const failed = { header: null, compactRevision: 0n, canceled: true, created: false };
+  return [watchJson(failed, 'null')];
 }

@@ -17,6 +17,7 @@ import {
   EXIT_BAD_FEATURE,
   EXIT_ERROR,
   EXIT_INTERRUPTED,
+  EXIT_SERVER_INTERRUPTED,
   type GlobalOptions,
   LEASE_COMMANDS,
   MEMBER_COMMANDS,
@@ -46,7 +47,7 @@ import {
   formatMoveLeader,
   formatPut,
   formatTxn,
-  type Output,
+  writeOutput,
 } from './format.js';
 import {
   delCommand,
@@ -60,6 +61,7 @@ import {
   parseTxnText,
   putCommand,
 } from './requests.js';
+import { watchCommand, watchUntilStopped } from './watch.js';
 
 /** CliIO is where the CLI reads and writes (process streams, or buffers in tests). */
 export interface CliIO {
@@ -94,6 +96,7 @@ export type ClientLike = Pick<
   | 'leaseLeases'
   | 'leaseKeepAliveOnce'
   | 'leaseKeepAlive'
+  | 'watch'
   | 'close'
 >;
 
@@ -103,7 +106,7 @@ export interface CliDeps {
   readonly makeClient?: (options: KvClientOptions) => ClientLike;
   /**
    * onInterrupt calls `handler` on the next SIGINT and returns a function that stops
-   * listening; only `lease keep-alive` listens. Default: the process's SIGINT.
+   * listening; only `lease keep-alive` and `watch` listen. Default: the process's SIGINT.
    */
   readonly onInterrupt?: (handler: () => void) => () => void;
 }
@@ -145,13 +148,6 @@ async function reported<T>(
 
 /** CLI_VERSION is the version `raftkitctl version` prints. */
 export const CLI_VERSION = '0.0.0';
-
-function writeOutput(io: CliIO, output: Output): void {
-  for (const line of output) {
-    io.stdout.write(line);
-    io.stdout.write('\n');
-  }
-}
 
 async function readAll(stream: Readable): Promise<string> {
   const chunks: Buffer[] = [];
@@ -432,6 +428,11 @@ async function execute(
       writeOutput(io, formatCompaction(response, revision, format));
       return 0;
     }
+    case 'watch': {
+      const watch = watchCommand(args, flags);
+      refuseTable('watch', format);
+      return watchUntilStopped(watch, format, io, client, deps.onInterrupt ?? onProcessInterrupt);
+    }
     case 'member':
       return executeMember(parsed, io, client);
     case 'lease':
@@ -545,16 +546,13 @@ async function snapshotSave(parsed: ParsedCommand, io: CliIO, client: ClientLike
   } catch (error) {
     await file.close();
     await rm(partial, { force: true });
-    throw new CommandError(errorMessage(error), EXIT_INTERRUPTED_SAVE, error);
+    throw new CommandError(errorMessage(error), EXIT_SERVER_INTERRUPTED, error);
   }
   await file.close();
   await rename(partial, path);
   io.stdout.write(`Snapshot saved at ${path}\n`);
   return 0;
 }
-
-/** EXIT_INTERRUPTED_SAVE is etcdctl's exit code for a failed snapshot save (ExitInterrupted). */
-const EXIT_INTERRUPTED_SAVE = 5;
 
 /** exitCode is the exit code for an error, as etcdctl would exit on it. */
 function exitCode(error: unknown): number {
@@ -569,10 +567,11 @@ function exitCode(error: unknown): number {
 /**
  * runCli runs raftkitctl with the given arguments and returns its exit code: 0 on
  * success, 1 on any error (bad flags, bad input, server or connection errors), with
- * `Error: <message>` on stderr as etcdctl prints it; the membership, move-leader and
- * lease commands exit 128 on bad arguments and 4 on `-w table`, `lease timetolive`,
- * `list` and `keep-alive` 2 when their request fails, and `lease keep-alive` 130 when
- * SIGINT stopped it, as etcdctl does.
+ * `Error: <message>` on stderr as etcdctl prints it; the membership, move-leader,
+ * lease and watch commands exit 128 on bad arguments and 4 on `-w table`, `lease
+ * timetolive`, `list` and `keep-alive` 2 when their request fails, `watch` 5 when the
+ * server cancels it, and `lease keep-alive` and `watch` 130 when SIGINT stopped them,
+ * as etcdctl does.
  */
 export async function runCli(
   argv: readonly string[],
