@@ -1,4 +1,4 @@
-import { status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
+import { status as grpcStatus, type ServiceError, type StatusObject } from '@grpc/grpc-js';
 import type { WatchResponse } from '@raftkit/rpc/etcd';
 
 const codeNames = new Map<number, string>(
@@ -179,4 +179,19 @@ export class WatchCanceledError extends KvClientError {
     this.cancelReason = response.cancelReason;
     this.response = response;
   }
+}
+
+/**
+ * streamEndError is the error the final status of a long-lived stream (a watch, a lease
+ * keep-alive) stands for: the server's own status, or UNAVAILABLE when it ended the
+ * stream cleanly — a stream that is meant to last never ends well.
+ */
+export function streamEndError(
+  status: StatusObject,
+  endpoint: string,
+  what: string,
+): KvClientError {
+  return status.code === grpcStatus.OK
+    ? new KvClientError(grpcStatus.UNAVAILABLE, `the server ended the ${what} stream`, { endpoint })
+    : new KvClientError(status.code, status.details, { endpoint });
 }

@@ -4,7 +4,7 @@
 // when the server answers TTL 0 (it is gone) or when a whole TTL passes without an answer.
 import * as grpc from '@grpc/grpc-js';
 import type { LeaseKeepAliveRequest, LeaseKeepAliveResponse } from '@raftkit/rpc/etcd';
-import { KvClientError } from './errors.js';
+import { KvClientError, streamEndError } from './errors.js';
 
 /**
  * KEEP_ALIVE_RETRY_MS is how long an unanswered keep-alive request waits before it is
@@ -244,13 +244,7 @@ export class LeaseKeepAlive implements AsyncIterable<LeaseKeepAliveResponse> {
     call.on('error', () => {});
     call.on('status', (status: grpc.StatusObject) => {
       if (this.#stream !== stream) return;
-      const error =
-        status.code === grpc.status.OK
-          ? new KvClientError(grpc.status.UNAVAILABLE, 'the server ended the keep-alive stream', {
-              endpoint,
-            })
-          : new KvClientError(status.code, status.details, { endpoint });
-      this.#streamFailed(error, endpoint);
+      this.#streamFailed(streamEndError(status, endpoint, 'keep-alive'), endpoint);
     });
     this.#tick();
   }

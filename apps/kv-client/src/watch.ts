@@ -6,7 +6,7 @@
 // compacted) ends the watch with a WatchCanceledError.
 import * as grpc from '@grpc/grpc-js';
 import type { Event, WatchCreateRequest, WatchRequest, WatchResponse } from '@raftkit/rpc/etcd';
-import { KvClientError, WatchCanceledError } from './errors.js';
+import { KvClientError, streamEndError, WatchCanceledError } from './errors.js';
 
 /**
  * WATCH_BUFFER is how many batches a Watch keeps unread before it pauses its stream
@@ -276,13 +276,7 @@ export class Watch implements AsyncIterable<WatchBatch> {
     call.on('error', () => {});
     call.on('status', (status: grpc.StatusObject) => {
       if (this.#stream !== stream) return;
-      const error =
-        status.code === grpc.status.OK
-          ? new KvClientError(grpc.status.UNAVAILABLE, 'the server ended the watch stream', {
-              endpoint,
-            })
-          : new KvClientError(status.code, status.details, { endpoint });
-      this.#streamFailed(error, endpoint);
+      this.#streamFailed(streamEndError(status, endpoint, 'watch'), endpoint);
     });
     if (this.#paused) call.pause();
     try {

@@ -22,6 +22,7 @@ import {
   WatchCanceledError,
   type WatchOptions,
 } from '../src/index.js';
+import { watchResponse } from './fake-server.js';
 
 const text = (output: Output): string =>
   output.map((line) => `${Buffer.from(line).toString()}\n`).join('');
@@ -49,18 +50,7 @@ function kv(key: string, value: string, create: bigint, mod: bigint, version: bi
 }
 
 function batch(fields: Partial<WatchResponse>): WatchBatch {
-  return {
-    header,
-    watchId: 0n,
-    created: false,
-    canceled: false,
-    compactRevision: 0n,
-    cancelReason: '',
-    fragment: false,
-    events: [],
-    progressNotify: false,
-    ...fields,
-  };
+  return { progressNotify: false, ...watchResponse({ header, ...fields }) };
 }
 
 const replay = batch({

@@ -19,6 +19,7 @@ import {
   type FakeWatchStream,
   useFakeServers,
   type WatchBehaviour,
+  watchResponse,
 } from './fake-server.js';
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
@@ -40,19 +41,7 @@ function put(key: string, value: string, revision: bigint): Event {
   };
 }
 
-function response(fields: Partial<WatchResponse>): WatchResponse {
-  return {
-    header,
-    watchId: 0n,
-    created: false,
-    canceled: false,
-    compactRevision: 0n,
-    cancelReason: '',
-    fragment: false,
-    events: [],
-    ...fields,
-  };
-}
+const response = (fields: Partial<WatchResponse>): WatchResponse => watchResponse(fields);
 
 async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
   const end = Date.now() + timeoutMs;

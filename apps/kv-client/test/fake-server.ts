@@ -111,6 +111,21 @@ export interface FakeServer {
 
 const header = { clusterId: 1n, memberId: 2n, revision: 3n, raftTerm: 4n };
 
+/** watchResponse is a WatchResponse with every field at its default but `fields`. */
+export function watchResponse(fields: Partial<WatchResponse> = {}): WatchResponse {
+  return {
+    header,
+    watchId: 0n,
+    created: false,
+    canceled: false,
+    compactRevision: 0n,
+    cancelReason: '',
+    fragment: false,
+    events: [],
+    ...fields,
+  };
+}
+
 /** okResponse is a plausible success answer for each KV method. */
 export function okResponse(method: string): object {
   switch (method) {
@@ -241,17 +256,7 @@ export async function startFakeServer(): Promise<FakeServer> {
       },
       send(response) {
         if (ended) return;
-        call.write({
-          header,
-          watchId: 0n,
-          created: false,
-          canceled: false,
-          compactRevision: 0n,
-          cancelReason: '',
-          fragment: false,
-          events: [],
-          ...response,
-        });
+        call.write(watchResponse(response));
       },
       fail(code, details) {
         if (ended) return;
