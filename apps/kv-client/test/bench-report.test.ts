@@ -267,6 +267,8 @@ describe('bench runner against an in-process server', () => {
       expect(first.value?.length).toBe(16);
       expect(text(first.key)).toMatch(/^0000000\d$/);
 
+      // A server without a Watch service (the fake has one; this one refuses).
+      server.watch = (_request, stream) => stream.fail(12, 'unknown service etcdserverpb.Watch'); // UNIMPLEMENTED
       const watch = await runWorkload(
         parse([
           'bench',
