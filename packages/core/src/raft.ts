@@ -662,6 +662,9 @@ export class Raft {
         `transferring to ${this.leadTransferee}`,
       );
     }
+    // Restored if the batch is not appended after all, so that neither guards an index
+    // a later, ordinary entry will take.
+    const { pendingConfIndex, selfRemoval } = this;
     let entries = message.entries;
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i]!;
@@ -691,6 +694,8 @@ export class Raft {
       (entries as Entry[])[i] = { term: 0, index: 0, type: 'normal', data: EMPTY_DATA };
     }
     if (!this.appendEntries(entries)) {
+      this.pendingConfIndex = pendingConfIndex;
+      this.selfRemoval = selfRemoval;
       throw new ProposalDroppedError(
         'uncommittedSizeExceeded',
         `${this.uncommittedSize} uncommitted bytes, limit ${this.config.maxUncommittedEntriesSize}`,
@@ -1208,9 +1213,18 @@ export class Raft {
     const removal = this.selfRemoval;
     if (removal === undefined || this.raftLog.committed < removal.index) return;
     this.selfRemoval = undefined;
+    // A transfer already under way names the successor if its target stays and has the
+    // change; otherwise it is abandoned (two candidates told to campaign in one term
+    // could split the vote).
+    const transferee = this.leadTransferee;
+    const transfereeReady =
+      removal.voters.includes(transferee) &&
+      (this.tracker.progress.get(transferee)?.match ?? -1) >= removal.index;
+    if (transferee !== NONE && !transfereeReady) this.abortLeaderTransfer();
+    const candidates = transfereeReady ? [transferee] : removal.voters;
     let successor: NodeId = NONE;
     let bestMatch = -1;
-    for (const id of removal.voters) {
+    for (const id of candidates) {
       const match = this.tracker.progress.get(id)?.match ?? -1;
       if (match > bestMatch || (match === bestMatch && id < successor)) {
         successor = id;

@@ -18,7 +18,8 @@
  * ## Commands (ids are node ids, 1..N)
  *
  * - `add-nodes N [preVote=b] [checkQuorum=b] [electionTicks=n] [heartbeatTicks=n]
- *   [disableProposalForwarding=b] [maxInflightMsgs=n] [maxSizePerMsg=n] [readOnly=safe|leaseBased]`
+ *   [disableProposalForwarding=b] [maxInflightMsgs=n] [maxSizePerMsg=n] [readOnly=safe|leaseBased]
+ *   [maxUncommittedEntriesSize=n]`
  *   starts a fresh cluster of voters 1..N (replacing any previous one). Defaults: pre-vote
  *   and check-quorum on, electionTicks 10, heartbeatTicks 1. Election timeouts are fixed
  *   and staggered instead of random (§5.2): node i times out after electionTicks + i - 1
@@ -221,6 +222,7 @@ export class InteractionEnv {
   private addNodes(count: number, options: Map<string, string>): void {
     const known = ['preVote', 'checkQuorum', 'disableProposalForwarding', 'electionTicks'];
     known.push('heartbeatTicks', 'maxInflightMsgs', 'maxSizePerMsg', 'readOnly');
+    known.push('maxUncommittedEntriesSize');
     for (const key of options.keys())
       if (!known.includes(key)) throw new Error(`unknown option ${key}`);
     const flag = (key: string, fallback: boolean) =>
@@ -242,6 +244,9 @@ export class InteractionEnv {
         disableProposalForwarding: flag('disableProposalForwarding', false),
         maxInflightMsgs: number('maxInflightMsgs', 256),
         maxSizePerMsg: number('maxSizePerMsg', 1024 * 1024),
+        ...(options.has('maxUncommittedEntriesSize')
+          ? { maxUncommittedEntriesSize: number('maxUncommittedEntriesSize', 0) }
+          : {}),
         readOnlyOption: oneOf<ReadOnlyOption>(
           options.get('readOnly') ?? 'safe',
           ['safe', 'leaseBased'],
