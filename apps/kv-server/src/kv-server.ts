@@ -123,6 +123,11 @@ export class KvServer {
         seedMembers,
         logger,
         onSoftState: (softState) => server?.onSoftState(softState),
+        // etcd: a removed member id never returns — a change adding it back (a proposal
+        // delayed until after the removal) is skipped by every member alike, as etcd's
+        // server turns it into a no-op before raft applies it.
+        skipConfChange: (change) =>
+          change.type !== 'removeNode' && cluster.isRemoved(change.nodeId),
         onConfChange: (cc) => {
           stateMachine.applyConfChange(cc);
           if (cc.changes.some((c) => c.type === 'removeNode' && c.nodeId === identity.nodeId)) {

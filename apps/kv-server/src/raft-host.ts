@@ -2,6 +2,7 @@ import type { ClusterInfo, MemberSpec, ServerConfig } from '@raftkit/config';
 import { toNodeId } from '@raftkit/config';
 import type {
   ConfChange,
+  ConfChangeSingle,
   ConfState,
   LogStore,
   NodeId,
@@ -48,6 +49,8 @@ export interface RaftHostOptions<Result> {
   readonly logger: ServerLogger;
   readonly onSoftState?: (softState: SoftState) => void;
   readonly onConfChange?: (cc: ConfChange, confState: ConfState) => void;
+  /** skipConfChange is RaftNode's: single changes the membership refuses at apply. */
+  readonly skipConfChange?: (change: ConfChangeSingle, context: Uint8Array) => boolean;
   /** onRemoved is called when a peer tells this member it was removed from the cluster. */
   readonly onRemoved?: () => void;
   readonly onFatal?: (error: unknown) => void;
@@ -197,6 +200,7 @@ export class RaftHost<Result> {
         options.onSoftState?.(softState);
       },
       ...(options.onConfChange !== undefined ? { onConfChange: options.onConfChange } : {}),
+      ...(options.skipConfChange !== undefined ? { skipConfChange: options.skipConfChange } : {}),
       ...(options.onFatal !== undefined ? { onFatal: options.onFatal } : {}),
       ...(options.snapshot !== undefined ? { snapshot: options.snapshot } : {}),
     });

@@ -1,4 +1,4 @@
-import type { ConfChange } from './conf-change.js';
+import type { ConfChange, ConfChangeSingle } from './conf-change.js';
 import { decodeConfChange } from './conf-change.js';
 import {
   NodeStoppedError,
@@ -42,6 +42,17 @@ export interface RaftNodeOptions<Result> {
    * membership; the application updates its transport (peers to connect to or drop).
    */
   readonly onConfChange?: (cc: ConfChange, confState: ConfState) => void;
+  /**
+   * skipConfChange lets the application refuse one single change of a committed
+   * configuration change when it is applied — etcd's server does so for a member id it
+   * removed before, which can never return (a proposal to add it, delayed in the network,
+   * may still commit after its removal). A skipped change is not applied and not passed
+   * to `onConfChange`; a change whose every single change is skipped leaves the
+   * membership as it is (and `onConfChange` is not called). It is also asked when a
+   * durable state machine's changes are replayed at start. The answer must depend only on replicated state (what was
+   * applied before this entry), so that every node applies the same membership.
+   */
+  readonly skipConfChange?: (change: ConfChangeSingle, context: Uint8Array) => boolean;
   /** Called when the node stops because of a fatal error (failed save, failing state machine). */
   readonly onFatal?: (error: unknown) => void;
   /**
@@ -185,7 +196,7 @@ export class RaftNode<Result = unknown> {
     for (let index = lo; index < hi; ) {
       const entries = store.entries(index, hi);
       for (const entry of entries) {
-        if (entry.type === 'confChange') this.raw.applyConfChange(decodeConfChange(entry.data));
+        if (entry.type === 'confChange') this.applyToRaft(entry, decodeConfChange(entry.data));
       }
       index += entries.length;
     }
@@ -644,14 +655,12 @@ export class RaftNode<Result = unknown> {
    */
   private applyConfChangeEntry(entry: Entry): void {
     const cc = decodeConfChange(entry.data);
-    const confState = this.raw.applyConfChange(cc);
     const envelope = decodeProposal(cc.context);
     const owner =
       envelope !== undefined && envelope.proposer === this.id ? envelope.sequence : undefined;
-    const visible: ConfChange =
-      envelope === undefined
-        ? cc
-        : { transition: cc.transition, changes: cc.changes, context: envelope.command };
+    const context = envelope === undefined ? cc.context : envelope.command;
+    const { changes, confState } = this.applyToRaft(entry, cc, context);
+    const visible: ConfChange = { transition: cc.transition, changes, context };
     this.logger.info('configuration change applied', {
       id: this.id,
       index: entry.index,
@@ -659,12 +668,42 @@ export class RaftNode<Result = unknown> {
       outgoing: confState.votersOutgoing,
       learners: confState.learners,
     });
-    this.options.onConfChange?.(visible, confState);
+    if (changes.length > 0 || cc.changes.length === 0)
+      this.options.onConfChange?.(visible, confState);
     if (owner === undefined) return;
     const proposal = this.pending.get(owner);
     if (proposal === undefined) return;
     this.pending.delete(owner);
     proposal.resolve(confState);
+  }
+
+  /**
+   * applyToRaft applies a committed change to the raft membership, less the single
+   * changes the application skips (`skipConfChange`); it returns those it applied.
+   */
+  private applyToRaft(
+    entry: Entry,
+    cc: ConfChange,
+    context: Uint8Array = decodeProposal(cc.context)?.command ?? cc.context,
+  ): { changes: readonly ConfChangeSingle[]; confState: ConfState } {
+    const skip = this.options.skipConfChange;
+    const changes =
+      skip === undefined ? cc.changes : cc.changes.filter((change) => !skip(change, context));
+    if (changes.length === cc.changes.length) {
+      return { changes, confState: this.raw.applyConfChange(cc) };
+    }
+    this.logger.warn('configuration change skipped by the application', {
+      id: this.id,
+      index: entry.index,
+      skipped: cc.changes.filter((change) => !changes.includes(change)),
+    });
+    // All skipped: nothing to apply (an empty change would mean "leave the joint
+    // configuration").
+    const confState =
+      changes.length === 0
+        ? this.raw.confState()
+        : this.raw.applyConfChange({ transition: cc.transition, changes, context: cc.context });
+    return { changes, confState };
   }
 
   private async applyCommands(entries: readonly Entry[]): Promise<void> {

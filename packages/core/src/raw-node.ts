@@ -120,6 +120,11 @@ export class RawNode {
     return this.raft.applyConfChange(cc);
   }
 
+  /** confState is the membership this node uses now (as of the changes it applied). */
+  confState(): ConfState {
+    return confStateFromConfig(this.raft.tracker.config);
+  }
+
   /**
    * step feeds a message from a peer. Local-only kinds are refused with
    * InvalidMessageError, as are responses from nodes that are not members.

@@ -565,6 +565,67 @@ describe('membership changes through RaftNode', () => {
     );
   });
 
+  it('skipConfChange: the application refuses to re-add a removed node, on apply and on replay', async () => {
+    // A change to promote learner 2, delayed in the network, commits after 2 was removed
+    // (index 4): etcd's server never lets a removed member back, and skips it on apply.
+    const entries: Entry[] = [
+      { term: 1, index: 1, type: 'normal', data: new Uint8Array() },
+      { term: 1, index: 2, type: 'confChange', data: encodeConfChange(cc('auto', learner(2))) },
+      { term: 1, index: 3, type: 'confChange', data: encodeConfChange(cc('auto', remove(2))) },
+      { term: 1, index: 4, type: 'confChange', data: encodeConfChange(cc('auto', add(2))) },
+      { term: 1, index: 5, type: 'confChange', data: encodeConfChange(cc('auto', learner(3))) },
+    ];
+    const storeWith = () => {
+      const store = new MemoryLogStore({
+        voters: [1],
+        learners: [],
+        votersOutgoing: [],
+        learnersNext: [],
+        autoLeave: false,
+      });
+      store.apply({ hardState: { term: 1, vote: 1, commit: 5 }, entries });
+      return store;
+    };
+    // The application's replicated state: the ids it removed (they never return).
+    const removed = new Set<NodeId>();
+    const applied: string[] = [];
+    const skipConfChange = (change: ConfChangeSingle) =>
+      change.type !== 'removeNode' && removed.has(change.nodeId);
+    const onConfChange = (change: ConfChange) => {
+      for (const single of change.changes) {
+        applied.push(`${single.type} ${single.nodeId}`);
+        if (single.type === 'removeNode') removed.add(single.nodeId);
+      }
+    };
+    const node = new RaftNode<string>({
+      config: { id: 1, peers: [1] },
+      store: storeWith(),
+      stateMachine: new Journal([]),
+      transport: { send() {} },
+      ticker: new HandTicker(),
+      skipConfChange,
+      onConfChange,
+    });
+    node.start();
+    for (let i = 0; i < 100 && node.applied() < 5; i++) await new Promise((r) => setTimeout(r, 1));
+    expect(node.applied()).toBe(5);
+    expect(applied).toEqual(['addLearnerNode 2', 'removeNode 2', 'addLearnerNode 3']);
+    expect(node.status().confState.voters).toEqual([1]);
+    expect(node.status().confState.learners).toEqual([3]);
+    await node.stop();
+    // Restarted over a durable state machine at index 5: the replay skips it too.
+    const restarted = new RaftNode<string>({
+      config: { id: 1, peers: [1], applied: 5 },
+      store: storeWith(),
+      stateMachine: new Journal([]),
+      transport: { send() {} },
+      ticker: new HandTicker(),
+      skipConfChange,
+    });
+    expect(restarted.status().confState.voters).toEqual([1]);
+    expect(restarted.status().confState.learners).toEqual([3]);
+  });
+
   it('a restarted node with a durable state machine re-applies the changes after its snapshot', () => {
     const store = new MemoryLogStore({
       voters: [1],

@@ -404,8 +404,9 @@ async function recover(cluster: SimCluster, seed: number): Promise<void> {
  * stops for good (as a removed kv-server member exits); the core may still add its id
  * back — a proposal made while it was a learner, delayed in the network, is valid again
  * once it is out (seed 61632) — and then the membership lists a node that will never
- * run. The others must still commit without it, which the final write checks; etcd's
- * server layer refuses such a re-add by id, the core does not know removed ids.
+ * run. The others must still commit without it, which the final write checks. The core
+ * does not know removed ids; an application refuses such a re-add with RaftNode's
+ * `skipConfChange`, as etcd's server does and kv-server does.
  */
 function running(cluster: SimCluster): NodeId[] {
   return cluster.members().filter((id) => !cluster.stopped.has(id));
