@@ -11,6 +11,7 @@ import {
   checkTlsOptions,
   fetchMembers,
   serverCredentials,
+  TlsConfigError,
   type TlsOptions,
 } from '@raftkit/rpc';
 import type * as pb from '@raftkit/rpc/etcd';
@@ -814,8 +815,26 @@ function clientTlsOptions(config: ServerConfig): TlsOptions | undefined {
  * with a TlsConfigError naming the file, before the data dir is opened.
  */
 function checkTlsFiles(config: ServerConfig): void {
-  for (const options of [clientTlsOptions(config), peerTlsOptions(config)]) {
-    if (options !== undefined) checkTlsOptions(options);
+  const settings = [
+    {
+      options: clientTlsOptions(config),
+      flags: '--cert-file, --key-file, --trusted-ca-file, --client-cert-auth',
+    },
+    {
+      options: peerTlsOptions(config),
+      flags: '--peer-cert-file, --peer-key-file, --peer-trusted-ca-file, --peer-client-cert-auth',
+    },
+  ];
+  for (const { options, flags } of settings) {
+    if (options === undefined) continue;
+    try {
+      checkTlsOptions(options);
+    } catch (error) {
+      if (!(error instanceof TlsConfigError)) throw error;
+      throw new TlsConfigError(
+        `${error.message.replace(/^invalid TLS configuration: /, '')} (check ${flags})`,
+      );
+    }
   }
 }
 
