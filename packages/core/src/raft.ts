@@ -1176,7 +1176,11 @@ export class Raft {
     for (const id of [...tracker.votes.keys()]) if (!tracker.isVoter(id)) tracker.votes.delete(id);
     const confState = confStateFromConfig(config);
     if (this.role !== 'leader') return confState;
-    if (this.maybeCommit()) this.releasePendingReadIndexMessages();
+    if (this.maybeCommit()) {
+      this.releasePendingReadIndexMessages();
+      // The new quorum may commit this leader's own removal (leaving a joint config).
+      this.maybeHandOffBeforeRemoval();
+    }
     if (!tracker.isVoter(this.id)) {
       // Tell the remaining members what is committed (the change itself included), then
       // step down (thesis §4.2.2); one of them was told to campaign when the change
