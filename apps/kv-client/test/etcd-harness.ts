@@ -2,6 +2,7 @@ import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_proces
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll } from 'vitest';
 import { KvClient } from '../src/index.js';
 import { closedPort } from './fake-server.js';
@@ -20,108 +21,247 @@ export const hasEtcd: boolean = binaryWorks('etcd', ['--version']);
 /** hasEtcdctl is true when `etcdctl` runs (Debian: `apt-get install etcd-client`). */
 export const hasEtcdctl: boolean = binaryWorks('etcdctl', ['version']);
 
-/** RealEtcd is one single-member etcd on loopback, with a temp data dir. */
+/** RealEtcd is one single-member server (etcd or raftkit) on loopback, with a temp data dir. */
 export interface RealEtcd {
+  /** endpoint is the client `host:port`. */
   readonly endpoint: string;
+  /** metricsUrl is where the server serves Prometheus text (`http://…/metrics`). */
+  readonly metricsUrl: string;
   readonly process: ChildProcess;
   readonly dataDir: string;
   log(): string;
   stop(): Promise<void>;
 }
 
-/** startEtcd starts a single-member etcd on free ports and waits until it answers. */
-export async function startEtcd(): Promise<RealEtcd> {
-  const clientPort = await closedPort();
-  let peerPort = await closedPort();
-  while (peerPort === clientPort) peerPort = await closedPort();
-  const dataDir = mkdtempSync(join(tmpdir(), 'raftkit-etcd-'));
-  const client = `http://127.0.0.1:${clientPort}`;
-  const peer = `http://127.0.0.1:${peerPort}`;
-  const child = spawn(
-    'etcd',
-    [
-      '--name',
-      't',
-      '--data-dir',
-      join(dataDir, 'data'),
-      '--listen-client-urls',
-      client,
-      '--advertise-client-urls',
-      client,
-      '--listen-peer-urls',
-      peer,
-      '--initial-advertise-peer-urls',
-      peer,
-      '--initial-cluster',
-      `t=${peer}`,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+/** RAFTKIT_SERVER is raftkit's built kv-server entry (turbo builds it before these tests). */
+export const RAFTKIT_SERVER: string = fileURLToPath(
+  new URL('../../kv-server/dist/main.js', import.meta.url),
+);
+
+/** hasRaftkit is true when kv-server is built (`apps/kv-server/dist/main.js` exists). */
+export const hasRaftkit: boolean = existsSync(RAFTKIT_SERVER);
+
+/** ServerProcess is one spawned server process, its output kept for error messages. */
+interface ServerProcess {
+  readonly process: ChildProcess;
+  log(): string;
+  /** stop ends the process (SIGTERM, then SIGKILL after 5 s) and waits for its exit. */
+  stop(): Promise<void>;
+}
+
+function spawnServer(file: string, args: readonly string[]): ServerProcess {
+  const child = spawn(file, [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const etcd: RealEtcd = {
-    endpoint: `127.0.0.1:${clientPort}`,
+  // A spawn that fails (no such binary) emits 'error' and may never emit 'exit'.
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.once('error', (error) => {
+      output += `spawn ${file}: ${error.message}\n`;
+      resolve();
+    });
+  });
+  return {
     process: child,
-    dataDir,
     log: () => output,
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
+      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
         const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
         await exited;
         clearTimeout(timer);
       }
-      if (existsSync(dataDir)) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * waitServing polls Status on `endpoint` until the server answers and knows a leader,
+ * failing early if the process exits and after `timeoutMs` at the latest.
+ */
+async function waitServing(
+  what: string,
+  endpoint: string,
+  server: ServerProcess,
+  timeoutMs: number,
+): Promise<void> {
   const probe = new KvClient({
-    endpoints: [etcd.endpoint],
+    endpoints: [endpoint],
     dialTimeoutMs: 500,
     requestTimeoutMs: 1000,
     retries: 0,
   });
+  const exited = () => server.process.exitCode !== null || server.process.signalCode !== null;
   try {
-    const until = Date.now() + 20_000;
+    const until = Date.now() + timeoutMs;
+    let last = 'no answer yet';
     for (;;) {
       try {
-        await probe.status(etcd.endpoint);
-        return etcd;
+        const status = await probe.status(endpoint);
+        if (status.leader !== 0n) return;
+        last = 'no leader yet';
       } catch (error) {
-        if (child.exitCode !== null || Date.now() > until) {
-          await etcd.stop();
-          throw new Error(
-            `etcd did not start: ${(error as Error).message}\n${output.slice(-2000)}`,
-          );
-        }
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        last = (error as Error).message;
       }
+      if (exited() || Date.now() > until) {
+        throw new Error(`${what} did not start: ${last}\n${server.log().slice(-2000)}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
   } finally {
     probe.close();
   }
 }
 
-/** EtcdMember is one member process of a RealEtcdCluster. */
 /**
- * useRealEtcd starts one etcd for the enclosing describe block, with a KvClient on it
- * (both handed to `onStart` before the tests), and stops both after them.
+ * startSingle spawns one single-member server with etcd's flags on free loopback ports
+ * and a temp data dir, and waits (20 s at most) until it answers with a leader.
  */
-export function useRealEtcd(onStart: (etcd: RealEtcd, kv: KvClient) => void): void {
-  let etcd: RealEtcd | undefined;
+async function startSingle(
+  what: string,
+  file: string,
+  leadingArgs: readonly string[],
+  extraArgs: (ports: { metrics: number }) => readonly string[],
+  metricsUrl: (ports: { client: number; metrics: number }) => string,
+): Promise<RealEtcd> {
+  const [clientPort, peerPort, metricsPort] = (await freePorts(3)) as [number, number, number];
+  const dataDir = mkdtempSync(join(tmpdir(), `raftkit-${what}-`));
+  const client = `http://127.0.0.1:${clientPort}`;
+  const peer = `http://127.0.0.1:${peerPort}`;
+  const server = spawnServer(file, [
+    ...leadingArgs,
+    '--name',
+    't',
+    '--data-dir',
+    join(dataDir, 'data'),
+    '--listen-client-urls',
+    client,
+    '--advertise-client-urls',
+    client,
+    '--listen-peer-urls',
+    peer,
+    '--initial-advertise-peer-urls',
+    peer,
+    '--initial-cluster',
+    `t=${peer}`,
+    ...extraArgs({ metrics: metricsPort }),
+  ]);
+  const started: RealEtcd = {
+    endpoint: `127.0.0.1:${clientPort}`,
+    metricsUrl: metricsUrl({ client: clientPort, metrics: metricsPort }),
+    process: server.process,
+    dataDir,
+    log: server.log,
+    async stop() {
+      await server.stop();
+      if (existsSync(dataDir)) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  try {
+    await waitServing(what, started.endpoint, server, 20_000);
+  } catch (error) {
+    await started.stop();
+    throw error;
+  }
+  return started;
+}
+
+/** startEtcd starts a single-member etcd on free ports and waits until it answers. */
+export function startEtcd(): Promise<RealEtcd> {
+  // etcd serves /metrics on its client URLs too.
+  return startSingle(
+    'etcd',
+    'etcd',
+    [],
+    () => [],
+    ({ client }) => `http://127.0.0.1:${client}/metrics`,
+  );
+}
+
+/**
+ * startRaftkit starts a single-member raftkit kv-server (`node apps/kv-server/dist/main.js`,
+ * with etcd's flags and short raft timeouts) on free ports and waits until it answers.
+ */
+export function startRaftkit(): Promise<RealEtcd> {
+  // kv-server serves /metrics only on --listen-metrics-urls.
+  return startSingle(
+    'raftkit',
+    process.execPath,
+    [RAFTKIT_SERVER],
+    ({ metrics }) => [
+      '--heartbeat-interval',
+      '50',
+      '--election-timeout',
+      '500',
+      '--listen-metrics-urls',
+      `http://127.0.0.1:${metrics}`,
+    ],
+    ({ metrics }) => `http://127.0.0.1:${metrics}/metrics`,
+  );
+}
+
+/**
+ * useRealServer starts one server (`start`) for the enclosing describe block, with a
+ * KvClient on it (both handed to `onStart` before the tests), and stops both after them.
+ */
+export function useRealServer(
+  start: () => Promise<RealEtcd>,
+  onStart: (server: RealEtcd, kv: KvClient) => void,
+): void {
+  let server: RealEtcd | undefined;
   let kv: KvClient | undefined;
   beforeAll(async () => {
-    etcd = await startEtcd();
-    kv = new KvClient({ endpoints: [etcd.endpoint], dialTimeoutMs: 2000, requestTimeoutMs: 5000 });
-    onStart(etcd, kv);
+    server = await start();
+    kv = new KvClient({
+      endpoints: [server.endpoint],
+      dialTimeoutMs: 2000,
+      requestTimeoutMs: 5000,
+    });
+    onStart(server, kv);
   }, 30_000);
   afterAll(async () => {
     kv?.close();
-    await etcd?.stop();
+    await server?.stop();
   });
 }
 
+/** useRealEtcd is useRealServer with one single-member etcd. */
+export function useRealEtcd(onStart: (etcd: RealEtcd, kv: KvClient) => void): void {
+  useRealServer(startEtcd, onStart);
+}
+
+/**
+ * RealServerKind is one kind of server a shared integration suite runs against, with what
+ * legitimately differs between them.
+ */
+export interface RealServerKind {
+  readonly name: 'etcd' | 'raftkit';
+  /** skip says why this kind's tests cannot run here, or is undefined when they can. */
+  readonly skip: string | undefined;
+  readonly start: () => Promise<RealEtcd>;
+  /** watchersMetric is the gauge of watchers the server serves (on its metricsUrl). */
+  readonly watchersMetric: string;
+}
+
+/** REAL_SERVERS are a real etcd 3.4 and raftkit's own kv-server. */
+export const REAL_SERVERS: readonly RealServerKind[] = [
+  {
+    name: 'etcd',
+    skip: hasEtcd ? undefined : 'no `etcd` binary',
+    start: startEtcd,
+    watchersMetric: 'etcd_debugging_mvcc_watcher_total',
+  },
+  {
+    name: 'raftkit',
+    skip: hasRaftkit ? undefined : `kv-server is not built (no ${RAFTKIT_SERVER})`,
+    start: startRaftkit,
+    // Copied from the watch hub once a second (kv-server.ts startMetricsUpdates).
+    watchersMetric: 'raftkit_watchers',
+  },
+];
+
+/** EtcdMember is one member process of a RealEtcdCluster. */
 export interface EtcdMember {
   readonly name: string;
   /** endpoint is the client `host:port`. */
@@ -164,77 +304,27 @@ function spawnMember(
 ): EtcdMember {
   const client = `http://127.0.0.1:${clientPort}`;
   const peerPort = new URL(peerUrl).port;
-  const child = spawn(
-    'etcd',
-    [
-      '--name',
-      name,
-      '--data-dir',
-      join(dataDir, name),
-      '--listen-client-urls',
-      client,
-      '--advertise-client-urls',
-      client,
-      '--listen-peer-urls',
-      `http://127.0.0.1:${peerPort}`,
-      '--initial-advertise-peer-urls',
-      peerUrl,
-      '--initial-cluster',
-      initialCluster,
-      '--initial-cluster-state',
-      state,
-      '--initial-cluster-token',
-      token,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return {
+  const server = spawnServer('etcd', [
+    '--name',
     name,
-    endpoint: `127.0.0.1:${clientPort}`,
+    '--data-dir',
+    join(dataDir, name),
+    '--listen-client-urls',
+    client,
+    '--advertise-client-urls',
+    client,
+    '--listen-peer-urls',
+    `http://127.0.0.1:${peerPort}`,
+    '--initial-advertise-peer-urls',
     peerUrl,
-    process: child,
-    log: () => output,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(timer);
-      }
-    },
-  };
-}
-
-async function waitServing(member: EtcdMember, timeoutMs: number): Promise<void> {
-  const probe = new KvClient({
-    endpoints: [member.endpoint],
-    dialTimeoutMs: 500,
-    requestTimeoutMs: 1000,
-    retries: 0,
-  });
-  try {
-    const until = Date.now() + timeoutMs;
-    for (;;) {
-      try {
-        const status = await probe.status(member.endpoint);
-        if (status.leader !== 0n) return;
-      } catch (error) {
-        if (member.process.exitCode !== null || Date.now() > until) {
-          throw new Error(
-            `etcd ${member.name} did not start: ${(error as Error).message}\n${member.log().slice(-2000)}`,
-          );
-        }
-      }
-      if (Date.now() > until) throw new Error(`etcd ${member.name} found no leader in time`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  } finally {
-    probe.close();
-  }
+    '--initial-cluster',
+    initialCluster,
+    '--initial-cluster-state',
+    state,
+    '--initial-cluster-token',
+    token,
+  ]);
+  return { name, endpoint: `127.0.0.1:${clientPort}`, peerUrl, ...server };
 }
 
 /**
@@ -264,7 +354,7 @@ export async function startEtcdCluster(size: number): Promise<RealEtcdCluster> {
       const port = clientPort as number;
       const member = spawnMember(dataDir, name, port, peerUrl, initial, 'existing', token);
       joined.push(member);
-      await waitServing(member, 30_000);
+      await waitServing(`etcd ${member.name}`, member.endpoint, member, 30_000);
       return member;
     },
     log: () =>
@@ -275,7 +365,9 @@ export async function startEtcdCluster(size: number): Promise<RealEtcdCluster> {
     },
   };
   try {
-    await Promise.all(members.map((member) => waitServing(member, 30_000)));
+    await Promise.all(
+      members.map((member) => waitServing(`etcd ${member.name}`, member.endpoint, member, 30_000)),
+    );
   } catch (error) {
     await cluster.stop();
     throw error;
