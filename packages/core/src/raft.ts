@@ -26,7 +26,7 @@ import type {
 import { voteResponseType } from './message.js';
 import type { Logger, RandomSource } from './ports.js';
 import type { Progress } from './progress.js';
-import { majorityVoteResult } from './quorum.js';
+import { jointVoteResult, majorityVoteResult } from './quorum.js';
 import type { RaftConfig, ResolvedRaftConfig } from './raft-config.js';
 import { resolveRaftConfig } from './raft-config.js';
 import { RaftLog } from './raft-log.js';
@@ -1237,6 +1237,13 @@ export class Raft {
     }
     // A quorum of the next configuration acknowledged the change, so the best has it.
     if (successor === NONE || bestMatch < removal.index) return;
+    // The successor campaigns before it learns the change committed (its term then
+    // outdates this leader's MsgApp that says so), so in the configuration in force now:
+    // only if the voters that stay can elect it there by themselves. Otherwise — leaving
+    // a joint configuration whose outgoing voters go — it could wait forever for votes
+    // of members that have left (seed 92592).
+    const stayers = new Map(removal.voters.map((id) => [id, true] as const));
+    if (jointVoteResult(this.tracker.config.voters, stayers) !== 'won') return;
     this.logger.info('handing leadership off before stepping down', {
       id: this.id,
       to: successor,
