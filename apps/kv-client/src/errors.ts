@@ -195,3 +195,19 @@ export function streamEndError(
     ? new KvClientError(grpcStatus.UNAVAILABLE, `the server ended the ${what} stream`, { endpoint })
     : new KvClientError(status.code, status.details, { endpoint });
 }
+
+/**
+ * streamRetryable tells whether a long-lived stream (a watch, a lease keep-alive) is
+ * reopened after failing with `error`: clientv3 reopens on these codes and gives up on
+ * any other.
+ */
+export function streamRetryable(error: KvClientError): boolean {
+  return error.code === grpcStatus.UNAVAILABLE || error.code === grpcStatus.INTERNAL;
+}
+
+/** asKvClientError passes a KvClientError through and wraps anything else (UNKNOWN). */
+export function asKvClientError(error: unknown): KvClientError {
+  return error instanceof KvClientError
+    ? error
+    : new KvClientError(grpcStatus.UNKNOWN, String(error), { cause: error });
+}

@@ -2,9 +2,9 @@
 // third of the TTL after the last answer, an unanswered request resent every 500 ms, a
 // broken stream reopened (on the next endpoint) after 500 ms, and the lease given up
 // when the server answers TTL 0 (it is gone) or when a whole TTL passes without an answer.
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import type { LeaseKeepAliveRequest, LeaseKeepAliveResponse } from '@raftkit/rpc/etcd';
-import { KvClientError, streamEndError } from './errors.js';
+import { asKvClientError, type KvClientError, streamEndError, streamRetryable } from './errors.js';
 
 /**
  * KEEP_ALIVE_RETRY_MS is how long an unanswered keep-alive request waits before it is
@@ -115,17 +115,6 @@ export interface LeaseKeepAliveOptions {
 interface Subscriber {
   readonly queue: LeaseKeepAliveResponse[];
   wake: (() => void) | undefined;
-}
-
-// clientv3 retries a keep-alive stream on these codes and gives up on any other.
-function retryable(error: KvClientError): boolean {
-  return error.code === grpc.status.UNAVAILABLE || error.code === grpc.status.INTERNAL;
-}
-
-function asKvClientError(error: unknown): KvClientError {
-  return error instanceof KvClientError
-    ? error
-    : new KvClientError(grpc.status.UNKNOWN, String(error), { cause: error });
 }
 
 /**
@@ -283,7 +272,7 @@ export class LeaseKeepAlive implements AsyncIterable<LeaseKeepAliveResponse> {
       this.#finish({ reason: 'leaseNotFound' });
       return;
     }
-    if (!retryable(error)) {
+    if (!streamRetryable(error)) {
       this.#finish({ reason: 'failed', error });
       return;
     }

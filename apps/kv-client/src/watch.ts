@@ -4,9 +4,15 @@
 // the next endpoint with the watch resumed at the revision after the last one delivered,
 // so that no event is lost or repeated. A server's cancel (e.g. the revision was
 // compacted) ends the watch with a WatchCanceledError.
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import type { Event, WatchCreateRequest, WatchRequest, WatchResponse } from '@raftkit/rpc/etcd';
-import { KvClientError, streamEndError, WatchCanceledError } from './errors.js';
+import {
+  asKvClientError,
+  type KvClientError,
+  streamEndError,
+  streamRetryable,
+  WatchCanceledError,
+} from './errors.js';
 
 /**
  * WATCH_BUFFER is how many batches a Watch keeps unread before it pauses its stream
@@ -115,17 +121,6 @@ export class WatchCursor {
   resumeRequest(request: WatchCreateRequest): WatchCreateRequest {
     return this.#next === 0n ? request : { ...request, startRevision: this.#next };
   }
-}
-
-// clientv3 reopens a watch stream on these codes and gives up on any other.
-function retryable(error: KvClientError): boolean {
-  return error.code === grpc.status.UNAVAILABLE || error.code === grpc.status.INTERNAL;
-}
-
-function asKvClientError(error: unknown): KvClientError {
-  return error instanceof KvClientError
-    ? error
-    : new KvClientError(grpc.status.UNKNOWN, String(error), { cause: error });
 }
 
 function isProgressNotify(response: WatchResponse): boolean {
@@ -336,7 +331,7 @@ export class Watch implements AsyncIterable<WatchBatch> {
     this.#stream = undefined;
     this.#watchId = undefined;
     this.#fragments = [];
-    if (!retryable(error)) {
+    if (!streamRetryable(error)) {
       this.#finish({ reason: 'failed', error });
       return;
     }
