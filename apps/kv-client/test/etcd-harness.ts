@@ -397,3 +397,53 @@ export function runProcess(file: string, args: readonly string[]): Promise<Proce
     child.stdin?.end();
   });
 }
+
+/** CliProcess is a long-running CLI command (`watch`, `lease keep-alive`) in a child process. */
+export interface CliProcess {
+  readonly child: ChildProcess;
+  /** stdout is every byte printed so far. */
+  stdout(): Buffer;
+  stderr(): string;
+  /** lines are the non-empty lines printed so far. */
+  lines(): string[];
+  /** waitForLines waits until `count` whole lines were printed (the process must live). */
+  waitForLines(count: number): Promise<void>;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** startCliProcess spawns `file args` with ETCDCTL_API=3 and collects its output. */
+export function startCliProcess(file: string, args: readonly string[]): CliProcess {
+  const child = spawn(file, [...args], {
+    env: { ...process.env, ETCDCTL_API: '3' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const out: Buffer[] = [];
+  let err = '';
+  child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
+  child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const stdout = () => Buffer.concat(out);
+  return {
+    child,
+    stdout,
+    stderr: () => err,
+    lines: () =>
+      stdout()
+        .toString()
+        .split('\n')
+        .filter((line) => line !== ''),
+    exited,
+    async waitForLines(count) {
+      const end = Date.now() + 20_000;
+      const printed = () => stdout().toString('latin1').split('\n').length - 1;
+      while (printed() < count) {
+        if (Date.now() > end || child.exitCode !== null) {
+          throw new Error(`${file} printed ${JSON.stringify(stdout().toString())}: ${err}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+  };
+}

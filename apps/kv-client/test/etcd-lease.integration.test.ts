@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { status as grpcStatus } from '@grpc/grpc-js';
@@ -11,6 +10,7 @@ import {
   type RealEtcd,
   type RealServerKind,
   runProcess,
+  startCliProcess,
   useRealServer,
 } from './etcd-harness.js';
 import { closedPort } from './fake-server.js';
@@ -34,41 +34,7 @@ const errorLines = (stderr: string): string =>
     .filter((line) => line !== '' && !line.startsWith('{"level"'))
     .join('\n');
 
-/** KeepAliveProcess is a `lease keep-alive` running in a child process. */
-interface KeepAliveProcess {
-  readonly child: ChildProcess;
-  lines(): string[];
-  waitForLines(count: number): Promise<void>;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function startKeepAlive(file: string, args: string[]): KeepAliveProcess {
-  const child = spawn(file, args, {
-    env: { ...process.env, ETCDCTL_API: '3' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr?.resume();
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const lines = () => stdout.split('\n').filter((line) => line !== '');
-  return {
-    child,
-    lines,
-    exited,
-    async waitForLines(count) {
-      const end = Date.now() + 15_000;
-      while (lines().length < count) {
-        if (Date.now() > end || child.exitCode !== null) {
-          throw new Error(`keep-alive printed ${JSON.stringify(stdout)}`);
-        }
-        await sleep(50);
-      }
-    },
-  };
-}
+const startKeepAlive = startCliProcess;
 
 // The same suite against a real etcd 3.4 and against raftkit's own kv-server; `etcd` below
 // is whichever server this run is against.

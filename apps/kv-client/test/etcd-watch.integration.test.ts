@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer, type Socket, connect as tcpConnect } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -12,11 +12,13 @@ import {
   WatchCanceledError,
 } from '../src/index.js';
 import {
+  type CliProcess,
   hasEtcdctl,
   REAL_SERVERS,
   type RealEtcd,
   type RealServerKind,
   runProcess,
+  startCliProcess,
   useRealServer,
 } from './etcd-harness.js';
 
@@ -111,47 +113,14 @@ async function startProxy(target: string): Promise<Proxy> {
   };
 }
 
-/** WatchProcess is a `watch` command running in a child process. */
-interface WatchProcess {
-  readonly child: ChildProcess;
-  stdout(): Buffer;
-  stderr(): string;
-  waitForLines(count: number): Promise<void>;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+type WatchProcess = CliProcess;
 
 const running: ChildProcess[] = [];
 
 function startWatch(file: string, args: string[]): WatchProcess {
-  const child = spawn(file, args, {
-    env: { ...process.env, ETCDCTL_API: '3' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  running.push(child);
-  const out: Buffer[] = [];
-  let err = '';
-  child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
-  child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const stdout = () => Buffer.concat(out);
-  return {
-    child,
-    stdout,
-    stderr: () => err,
-    exited,
-    async waitForLines(count) {
-      const end = Date.now() + 20_000;
-      const lines = () => stdout().toString('latin1').split('\n').length - 1;
-      while (lines() < count) {
-        if (Date.now() > end || child.exitCode !== null) {
-          throw new Error(`${file} printed ${JSON.stringify(stdout().toString())}: ${err}`);
-        }
-        await sleep(50);
-      }
-    },
-  };
+  const started = startCliProcess(file, args);
+  running.push(started.child);
+  return started;
 }
 
 // The same suite against a real etcd 3.4 and against raftkit's own kv-server; `etcd` below
